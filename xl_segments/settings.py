@@ -124,9 +124,6 @@ class Settings:
         return rows
 
 
-DEFAULTS = Settings()
-
-
 def normalize_email(email: str) -> str:
     """The form emails are matched in: stripped of spaces and case-folded."""
     return "".join(str(email).split()).casefold()
@@ -272,45 +269,124 @@ _COERCERS = {
 }
 
 SETTING_SPECS: tuple[SettingSpec, ...] = (
-    SettingSpec("as_of", "As-of date", "The day the lists are computed for. Blank: the latest "
-                "order date in the data.", "date"),
-    SettingSpec("top_share", "Top share of customers", "Share of customers listed as top "
-                "spenders (20% = the best fifth).", "share"),
-    SettingSpec("revenue_share", "Revenue share for the Pareto point", "The Pareto point: what "
-                "share of customers brings this share of revenue.", "share"),
-    SettingSpec("top_channels", "Top channels", "How many acquisition channels are flagged as "
-                "top performers.", "whole"),
-    SettingSpec("min_channel_customers", "Minimum customers per channel", "Channels with fewer "
-                "acquired customers are shown but never ranked.", "whole"),
-    SettingSpec("rank_channels_by", "Rank channels by", "The figure channels are ranked by.",
-                "choice", CHANNEL_METRICS),
-    SettingSpec("repeat_channel", "Repeat customers from channel", "One channel for the repeat "
-                "customers list. Blank: the top channels.", "text"),
-    SettingSpec("churn_multiplier", "At-risk multiplier", "A customer is at risk when the days "
-                "since their last order exceed their expected gap times this.", "number"),
-    SettingSpec("lapsed_multiplier", "Lapsed multiplier", "A customer has lapsed (churned) when "
-                "the days since their last order exceed their expected gap times this.", "number"),
-    SettingSpec("min_purchases_for_own_gap", "Purchases for own rhythm", "From this many "
-                "purchase days on, a customer's own average gap is their expected gap.", "whole"),
-    SettingSpec("store_gap_statistic", "Store gap statistic", "How the store's typical gap is "
-                "taken from repeat customers' own gaps: median or mean.", "choice",
-                ("median", "mean")),
-    SettingSpec("churn_window_days", "Churn window (days)", "Monthly churn: days without a "
-                "purchase after which a customer counts as churned. Blank: store gap x lapsed "
-                "multiplier.", "number"),
-    SettingSpec("include_non_consenting", "Include customers without marketing consent",
-                "No (recommended): contact lists leave out customers who did not accept "
-                "marketing.", "switch"),
-    SettingSpec("suppressed_emails", "Suppressed emails", "Addresses never to list, separated "
-                "by commas (or list them on a 'Suppression' sheet).", "emails"),
-    SettingSpec("date_format", "Date format of text dates", "For dates typed as text such as "
-                "03/04/2024: %d/%m/%Y (day first) or %m/%d/%Y (month first).", "text"),
-    SettingSpec("decimal_comma", "Decimal comma in amounts", "Yes when text amounts are "
-                "written 1.234,50.", "switch"),
-    SettingSpec("date_system_1904", "1904 date system", "Yes when date serial numbers use "
-                "Excel's 1904 date system (old Mac workbooks).", "switch"),
-    SettingSpec("timezone", "Time zone", "Times with a time zone are converted to this zone "
-                "(an IANA name such as Europe/Berlin) before taking the calendar day.", "text"),
+    SettingSpec(
+        "as_of",
+        "As-of date",
+        "The day the lists are computed for. Blank: the latest order date in the data.",
+        "date",
+    ),
+    SettingSpec(
+        "top_share",
+        "Top share of customers",
+        "Share of customers listed as top spenders (20% = the best fifth).",
+        "share",
+    ),
+    SettingSpec(
+        "revenue_share",
+        "Revenue share for the Pareto point",
+        "The Pareto point: what share of customers brings this share of revenue.",
+        "share",
+    ),
+    SettingSpec(
+        "top_channels",
+        "Top channels",
+        "How many acquisition channels are flagged as top performers.",
+        "whole",
+    ),
+    SettingSpec(
+        "min_channel_customers",
+        "Minimum customers per channel",
+        "Channels with fewer acquired customers are shown but never ranked.",
+        "whole",
+    ),
+    SettingSpec(
+        "rank_channels_by",
+        "Rank channels by",
+        "The figure channels are ranked by.",
+        "choice",
+        CHANNEL_METRICS,
+    ),
+    SettingSpec(
+        "repeat_channel",
+        "Repeat customers from channel",
+        "One channel for the repeat customers list. Blank: the top channels.",
+        "text",
+    ),
+    SettingSpec(
+        "churn_multiplier",
+        "At-risk multiplier",
+        "A customer is at risk when the days "
+        "since their last order exceed their expected gap times this.",
+        "number",
+    ),
+    SettingSpec(
+        "lapsed_multiplier",
+        "Lapsed multiplier",
+        "A customer has lapsed (churned) when "
+        "the days since their last order exceed their expected gap times this.",
+        "number",
+    ),
+    SettingSpec(
+        "min_purchases_for_own_gap",
+        "Purchases for own rhythm",
+        "From this many purchase days on, a customer's own average gap is their expected gap.",
+        "whole",
+    ),
+    SettingSpec(
+        "store_gap_statistic",
+        "Store gap statistic",
+        "How the store's typical gap is taken from repeat customers' own gaps: median or mean.",
+        "choice",
+        ("median", "mean"),
+    ),
+    SettingSpec(
+        "churn_window_days",
+        "Churn window (days)",
+        "Monthly churn: days without a "
+        "purchase after which a customer counts as churned. Blank: store gap x lapsed "
+        "multiplier.",
+        "number",
+    ),
+    SettingSpec(
+        "include_non_consenting",
+        "Include customers without marketing consent",
+        "No (recommended): contact lists leave out customers who did not accept marketing.",
+        "switch",
+    ),
+    SettingSpec(
+        "suppressed_emails",
+        "Suppressed emails",
+        "Addresses never to list, separated by commas (or list them on a 'Suppression' sheet).",
+        "emails",
+    ),
+    SettingSpec(
+        "date_format",
+        "Date format of text dates",
+        "For dates typed as text such as "
+        "03/04/2024: %d/%m/%Y (day first) or %m/%d/%Y (month first).",
+        "text",
+    ),
+    SettingSpec(
+        "decimal_comma",
+        "Decimal comma in amounts",
+        "Yes when text amounts are written 1.234,50.",
+        "switch",
+    ),
+    SettingSpec(
+        "date_system_1904",
+        "1904 date system",
+        "Yes when date serial numbers use Excel's 1904 date system (old Mac workbooks).",
+        "switch",
+    ),
+    SettingSpec(
+        "timezone",
+        "Time zone",
+        "Times with a time zone are converted to this zone "
+        "(an IANA name such as Europe/Berlin) before taking the calendar day.",
+        "text",
+    ),
 )
 SETTING_SPECS_BY_NAME: dict[str, SettingSpec] = {s.name: s for s in SETTING_SPECS}
 SETTING_NAMES: tuple[str, ...] = tuple(SETTING_SPECS_BY_NAME)
+
+DEFAULTS = Settings()

@@ -93,7 +93,7 @@ def monthly_churn(purchase_days: pd.DataFrame, as_of: pd.Timestamp, window: floa
         return pd.DataFrame(columns=columns)
     code = purchase_days["code"].to_numpy()
     day = purchase_days["day"].to_numpy().astype("int64")
-    whole = int(math.floor(window))
+    whole = math.floor(window)
     same_next = np.append(code[1:] == code[:-1], False)
     same_prev = np.insert(code[1:] == code[:-1], 0, False)
     next_day = np.where(same_next, np.append(day[1:], 0), np.iinfo("int64").max)

@@ -396,7 +396,9 @@ def _module_text(module: VbaModule, codec: str) -> bytes:
             f"module {module.name}: source must not start with Attribute VB_Name "
             "(it is added from the module name; use VbaModule.from_bas for exported text)"
         )
-    return _encode(_attributes(module) + _crlf(module.source), codec, f"module {module.name}")
+    # Encoded apart so that an error's line number counts lines of the given source.
+    source = _encode(_crlf(module.source), codec, f"module {module.name}")
+    return _attributes(module).encode(codec) + source
 
 
 def _check_modules(modules: Sequence[VbaModule]) -> list[VbaModule]:

@@ -7,6 +7,7 @@ import re
 import shutil
 import struct
 import subprocess
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -14,7 +15,6 @@ import olefile
 import openpyxl
 import pytest
 from defusedxml import ElementTree
-from oletools.olevba import VBA_Parser
 
 from xl_segments.addin.ovba import (
     VbaModule,
@@ -23,6 +23,11 @@ from xl_segments.addin.ovba import (
     decompress,
     decrypt,
 )
+
+with warnings.catch_warnings():
+    # oletools calls pyparsing's deprecated camelCase API when it is imported.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from oletools.olevba import VBA_Parser
 
 DATA = Path(__file__).parent / "data" / "vba"
 SCRIPT_NS = "http://openoffice.org/2000/script"

@@ -223,8 +223,7 @@ def normalize_orders(
         more = len(positions) - 1
         extra = f" ({more} more row{'s' if more != 1 else ''} in this column too)" if more else ""
         raise BadValueError(
-            f'{where[0].upper()}{where[1:]}, column "{match.label(field_name)}": {problem}{extra}.'
-            + hint
+            f"{_place(where, match.label(field_name))}: {problem}{extra}." + hint
         )
 
     def check(field_name: str, parsed: Parsed, what: str, show_value: bool = True) -> None:
@@ -256,7 +255,7 @@ def normalize_orders(
         pos = int(np.flatnonzero((texts == ambiguous.example).to_numpy())[0])
         where = locator.cell(int(frame.index[pos]), match.positions["order_date"])
         raise AmbiguousDateError(
-            f'{where[0].upper()}{where[1:]}, column "{match.label("order_date")}": the date '
+            f"{_place(where, match.label('order_date'))}: the date "
             f'"{ambiguous.example}" could be day/month or month/day. Set "Date format of text '
             'dates" to %d/%m/%Y (day first) or %m/%d/%Y (month first).'
         ) from None
@@ -417,6 +416,13 @@ _COM_NAMES = {
 }
 
 
+def _place(where: str, column: str) -> str:
+    """'sheet "Orders", cell D17' -> 'Sheet "Orders", cell D17, column "Amount"'."""
+    if 'column "' not in where:
+        where = f'{where}, column "{column}"'
+    return where[0].upper() + where[1:]
+
+
 def _short(value: object, limit: int = 40) -> str:
     text = " ".join(str(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -551,6 +557,14 @@ def _require(rows: pd.DataFrame, match: ColumnMatch, locator: Locator) -> None:
         )
 
 
+_NEEDS = {
+    "order_date": "an order date",
+    "amount": "an amount",
+    "customer_id": "a customer id or an email",
+    "email": "a customer id or an email",
+}
+
+
 def _raise_blank(
     rows: pd.DataFrame,
     mask: np.ndarray,
@@ -565,6 +579,6 @@ def _raise_blank(
     more = len(positions) - 1
     extra = f" ({more} more row{'s' if more != 1 else ''} too)" if more else ""
     raise BadValueError(
-        f'{where[0].upper()}{where[1:]}, column "{match.label(field_name)}": the order {what}; '
-        f"every order needs a {FIELD_LABELS[field_name].lower()}{extra}."
+        f"{_place(where, match.label(field_name))}: the order {what}; every order needs "
+        f"{_NEEDS[field_name]}{extra}."
     )

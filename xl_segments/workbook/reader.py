@@ -1,0 +1,895 @@
+"""Read raw orders, settings and suppressed emails from workbooks and CSV files, values as stored.
+
+Orders are read with fastexcel (Rust calamine to Arrow): a million rows in seconds. Nothing is
+judged here: numbers stay numbers, datetimes datetimes, text text, blank cells missing, error
+cells become their error text ("#N/A") and columns mixing kinds of values become object
+columns holding each value as it is. Row positions stay aligned to spreadsheet rows so that the
+normalizer can name the cell of any bad value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import html
+import io
+import posixpath
+import re
+import warnings
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fastexcel
+import pandas as pd
+import pyarrow.compute
+from defusedxml import ElementTree as SafeET
+
+from xl_segments.errors import SheetNotFoundError, WorkbookError
+from xl_segments.settings import SETTING_SPECS
+from xl_segments.sheets import ORDERS_SHEET, ORDERS_TABLE, SUPPRESSION_SHEET
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
+TEXT_SUFFIXES = (".csv", ".txt")
+_ZIP_SUFFIXES = (".xlsx", ".xlsm", ".ods")
+_OPENXML_SUFFIXES = (".xlsx", ".xlsm")
+
+# Limits that keep a hostile or damaged file from exhausting memory. A real 1,000,000-row
+# Orders sheet unpacks to about 0.5 GB of XML at a compression ratio near 10.
+MAX_UNCOMPRESSED_BYTES = 4 * 1024**3
+MAX_COMPRESSION_RATIO = 200
+_RATIO_APPLIES_ABOVE = 16 * 1024**2
+# calamine allocates one slot per cell of the rectangle spanned by the used cells, so one
+# value in XFD1048576 costs 17 billion slots and aborts the process: refuse large rectangles.
+MAX_SHEET_CELLS = 50_000_000
+MAX_TEXT_BYTES = 2 * 1024**3
+
+_OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCRYPTION_STREAM = "EncryptionInfo".encode("utf-16-le")
+
+_NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_NS_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+# calamine's names for error cells, as fastexcel reports them ("Expected float but got
+# 'Error(NA)'"), and the text Excel shows for each.
+_ERROR_TEXT = {
+    "Div0": "#DIV/0!",
+    "NA": "#N/A",
+    "Name": "#NAME?",
+    "Null": "#NULL!",
+    "Num": "#NUM!",
+    "Ref": "#REF!",
+    "Value": "#VALUE!",
+    "GettingData": "#GETTING_DATA",
+}
+_ERROR_DETAIL = re.compile(r"Error\((\w+)\)")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where rows came from, so errors can name the cell: position i is row first_data_row + i."""
+
+    source: str
+    sheet: str | None
+    first_data_row: int
+    first_column: int
+    columns: tuple[str, ...] = ()
+
+    def cell(self, position: int, column_position: int) -> str:
+        """The address of a value: 'sheet "Orders", cell D17' or 'line 17, column "Amount"'."""
+        row = self.first_data_row + position
+        if self.sheet is None:
+            name = (
+                self.columns[column_position]
+                if 0 <= column_position < len(self.columns)
+                else str(column_position + 1)
+            )
+            return f'line {row}, column "{name}"'
+        letters = column_letter(self.first_column + column_position)
+        return f'sheet "{self.sheet}", cell {letters}{row}'
+
+
+@dataclass(frozen=True)
+class RawOrders:
+    """An orders table as the file holds it: headers as written, values as stored, RangeIndex."""
+
+    frame: pd.DataFrame
+    origin: Origin
+    date_system_1904: bool
+
+
+def column_letter(number: int) -> str:
+    """Excel column letters of a 1-based column number (1 -> A, 27 -> AA)."""
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def column_number(letters: str) -> int:
+    """1-based column number of Excel column letters (A -> 1, AA -> 27)."""
+    number = 0
+    for ch in letters.upper():
+        number = number * 26 + ord(ch) - 64
+    return number
+
+
+# --- public API -----------------------------------------------------------------------------
+
+
+def read_orders(path: Path, sheet: str | None = None) -> RawOrders:
+    """Read the orders table of a workbook or CSV file without interpreting any value.
+
+    In a workbook: the sheet named by `sheet` when given, else the Excel table named Orders,
+    else the sheet named Orders, else the only sheet. The header is the table's header row or
+    a sheet's first non-empty row.
+    """
+    path = Path(path)
+    suffix = _check_path(path)
+    if suffix in TEXT_SUFFIXES:
+        return _read_text(path)
+    package = _inspect_package(path, suffix)
+    reader = _open_fastexcel(path)
+    names = _sheet_names(reader, path)
+    target = _choose_target(path, package, names, sheet)
+    return _read_target(path, reader, package, target)
+
+
+def list_sheets(path: Path) -> list[str]:
+    """The sheet names of a workbook, in workbook order (none for a CSV file)."""
+    path = Path(path)
+    suffix = _check_path(path)
+    if suffix in TEXT_SUFFIXES:
+        return []
+    _inspect_package(path, suffix)
+    return _sheet_names(_open_fastexcel(path), path)
+
+
+def read_settings(path: Path) -> dict[str, object]:
+    """Raw values of the Settings sheet's named cells (xls_<setting>), keyed by setting name.
+
+    Settings live in .xlsx/.xlsm workbooks only; other files, and workbooks without the named
+    cells, give an empty dict. Only the Settings sheet is parsed, never the Orders sheet.
+    """
+    path = Path(path)
+    suffix = _check_path(path)
+    if suffix not in _OPENXML_SUFFIXES:
+        return {}
+    _inspect_package(path, suffix)
+    values: dict[str, object] = {}
+    with _openpyxl_read_only(path) as book:
+        wanted = {spec.cell_name.casefold(): spec.name for spec in SETTING_SPECS}
+        cells: dict[str, dict[str, str]] = {}
+        for name, defined in book.defined_names.items():
+            setting = wanted.get(name.casefold())
+            if setting is None:
+                continue
+            for sheet_name, ref in defined.destinations:
+                cells.setdefault(sheet_name, {})[setting] = ref.replace("$", "").split(":")[0]
+                break
+        for sheet_name, refs in cells.items():
+            if sheet_name not in book.sheetnames:
+                continue
+            worksheet = book[sheet_name]
+            for setting, ref in refs.items():
+                values[setting] = worksheet[ref].value
+    return values
+
+
+def read_suppression(path: Path) -> list[str]:
+    """Emails in column A of the workbook's Suppression sheet (none when there is no such sheet)."""
+    path = Path(path)
+    suffix = _check_path(path)
+    if suffix not in _OPENXML_SUFFIXES:
+        return []
+    _inspect_package(path, suffix)
+    emails: list[str] = []
+    with _openpyxl_read_only(path) as book:
+        sheet_name = _find_name(SUPPRESSION_SHEET, book.sheetnames)
+        if sheet_name is None:
+            return []
+        for (value,) in book[sheet_name].iter_rows(min_col=1, max_col=1, values_only=True):
+            if not isinstance(value, str) or not value.strip():
+                continue
+            text = value.strip()
+            # The header cell (Email, E-mail...) is not an address.
+            if "@" not in text and text.casefold().replace("-", "") in ("email", "emails"):
+                continue
+            emails.append(text)
+    return emails
+
+
+# --- checks before anything is loaded -------------------------------------------------------
+
+
+def _check_path(path: Path) -> str:
+    suffix = path.suffix.casefold()
+    if not path.exists():
+        raise WorkbookError(f"{path.name}: no such file ({path}). Check the name and folder.")
+    if not path.is_file():
+        raise WorkbookError(f"{path.name} is a folder, not a workbook or CSV file.")
+    if suffix not in WORKBOOK_SUFFIXES + TEXT_SUFFIXES:
+        raise WorkbookError(
+            f"{path.name}: unsupported file type {path.suffix or '(none)'}. Use an Excel workbook "
+            "(.xlsx, .xlsm, .xls, .xlsb), an OpenDocument sheet (.ods) or a CSV file (.csv, .txt)."
+        )
+    return suffix
+
+
+@dataclass(frozen=True)
+class _Table:
+    name: str
+    sheet: str
+    first_row: int  # 1-based header row
+    last_row: int
+    first_col: int  # 1-based
+    last_col: int
+    header_rows: int
+    totals_rows: int
+
+
+@dataclass(frozen=True)
+class _Package:
+    """What we learned from a workbook's structure before loading any cell."""
+
+    date_system_1904: bool = False
+    sheet_parts: dict[str, str] | None = None  # sheet name -> part name (xlsx/xlsm only)
+    tables: tuple[_Table, ...] = ()
+
+
+def _inspect_package(path: Path, suffix: str) -> _Package:
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if head.startswith(_OLE_SIGNATURE):
+        if suffix in (*_OPENXML_SUFFIXES, ".xlsb") and _is_encrypted(path):
+            raise WorkbookError(
+                f"{path.name} is password-protected (encrypted), so it cannot be read. Open it "
+                "in Excel, remove the password (File > Info > Protect Workbook) and save it again."
+            )
+        if suffix != ".xls":
+            raise WorkbookError(
+                f"{path.name} is not a valid {suffix} workbook (it looks like an old .xls file or "
+                "another Office document). Open it in Excel and save it as .xlsx."
+            )
+        return _Package()
+    if suffix not in (*_ZIP_SUFFIXES, ".xlsb"):
+        return _Package()
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        raise WorkbookError(
+            f"{path.name} is not a valid workbook: the file is damaged, truncated or not an "
+            f"{suffix} file. Open it in Excel and save it again, or export the orders as CSV."
+        ) from None
+    with archive:
+        _check_sizes(path, archive)
+        if suffix not in _OPENXML_SUFFIXES:
+            return _Package()
+        return _read_structure(path, archive)
+
+
+def _is_encrypted(path: Path) -> bool:
+    # An encrypted OOXML file is an OLE container holding EncryptionInfo/EncryptedPackage;
+    # the directory entries sit within the first sectors of these small containers.
+    with open(path, "rb") as handle:
+        data = handle.read(4 * 1024 * 1024)
+    return _ENCRYPTION_STREAM in data
+
+
+def _check_sizes(path: Path, archive: zipfile.ZipFile) -> None:
+    total = 0
+    for info in archive.infolist():
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > _RATIO_APPLIES_ABOVE and ratio > MAX_COMPRESSION_RATIO:
+            raise WorkbookError(
+                f"{path.name} is refused: its part {info.filename} would unpack to "
+                f"{info.file_size / 1024**2:,.0f} MB from {info.compress_size / 1024**2:,.1f} MB, "
+                "which is how zip bombs look, not workbooks."
+            )
+    if total > MAX_UNCOMPRESSED_BYTES:
+        raise WorkbookError(
+            f"{path.name} is too large: it unpacks to {total / 1024**3:,.1f} GB "
+            f"(the limit is {MAX_UNCOMPRESSED_BYTES / 1024**3:,.0f} GB). "
+            "Export the orders as CSV instead."
+        )
+
+
+def _parse_part(path: Path, archive: zipfile.ZipFile, part: str) -> Any:
+    try:
+        return SafeET.fromstring(archive.read(part))
+    except KeyError:
+        return None
+    except Exception:
+        # defusedxml refuses entity bombs; anything else unparsable is damage.
+        raise WorkbookError(
+            f"{path.name} is damaged or unsafe: its part {part} is not valid workbook XML. "
+            "Open it in Excel and save it again."
+        ) from None
+
+
+def _rels(path: Path, archive: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
+    folder, name = posixpath.split(part)
+    root = _parse_part(path, archive, posixpath.join(folder, "_rels", name + ".rels"))
+    found: dict[str, tuple[str, str]] = {}
+    if root is None:
+        return found
+    for rel in root.iter(f"{{{_NS_PKG_REL}}}Relationship"):
+        target = rel.get("Target", "")
+        if rel.get("TargetMode") == "External":
+            continue
+        resolved = (
+            target.lstrip("/")
+            if target.startswith("/")
+            else posixpath.normpath(posixpath.join(folder, target))
+        )
+        found[rel.get("Id", "")] = (rel.get("Type", "").rsplit("/", 1)[-1], resolved)
+    return found
+
+
+def _read_structure(path: Path, archive: zipfile.ZipFile) -> _Package:
+    book_part = "xl/workbook.xml"
+    for _, (kind, target) in _rels(path, archive, "").items():
+        if kind == "officeDocument":
+            book_part = target
+    book = _parse_part(path, archive, book_part)
+    if book is None:
+        raise WorkbookError(
+            f"{path.name} is not a valid workbook: it has no workbook part. "
+            "Open it in Excel and save it again."
+        )
+    pr = book.find(f"{{{_NS_MAIN}}}workbookPr")
+    date1904 = pr is not None and pr.get("date1904", "0").casefold() in ("1", "true")
+    rels = _rels(path, archive, book_part)
+    sheet_parts: dict[str, str] = {}
+    tables: list[_Table] = []
+    for element in book.iter(f"{{{_NS_MAIN}}}sheet"):
+        rel = rels.get(element.get(f"{{{_NS_REL}}}id", ""))
+        if rel is None or rel[0] != "worksheet":
+            continue
+        name = element.get("name", "")
+        sheet_parts[name] = rel[1]
+        for kind, target in _rels(path, archive, rel[1]).values():
+            if kind != "table":
+                continue
+            table = _parse_part(path, archive, target)
+            if table is None:
+                continue
+            ref = table.get("ref", "")
+            match = re.fullmatch(r"\$?([A-Z]+)\$?(\d+)(?::\$?([A-Z]+)\$?(\d+))?", ref)
+            if not match:
+                continue
+            c1, r1, c2, r2 = match.groups()
+            tables.append(
+                _Table(
+                    name=table.get("displayName") or table.get("name", ""),
+                    sheet=name,
+                    first_row=int(r1),
+                    last_row=int(r2 or r1),
+                    first_col=column_number(c1),
+                    last_col=column_number(c2 or c1),
+                    header_rows=int(table.get("headerRowCount", "1")),
+                    totals_rows=int(table.get("totalsRowCount", "0")),
+                )
+            )
+    return _Package(date1904, sheet_parts, tuple(tables))
+
+
+# --- choosing and reading the table ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Target:
+    sheet: str
+    table: _Table | None
+
+
+def _find_name(wanted: str, names: list[str]) -> str | None:
+    if wanted in names:
+        return wanted
+    for name in names:
+        if name.strip().casefold() == wanted.casefold():
+            return name
+    return None
+
+
+def _choose_target(path: Path, package: _Package, names: list[str], sheet: str | None) -> _Target:
+    tables_by_name = {t.name.casefold(): t for t in package.tables}
+    orders_table = tables_by_name.get(ORDERS_TABLE.casefold())
+    if sheet is not None:
+        found = _find_name(sheet, names)
+        if found is None:
+            raise SheetNotFoundError(
+                f"{path.name} has no sheet named {sheet!r}; its sheets are: "
+                f"{', '.join(repr(n) for n in names)}."
+            )
+        on_sheet = [t for t in package.tables if t.sheet == found]
+        if orders_table is not None and orders_table.sheet == found:
+            return _Target(found, orders_table)
+        # A sheet holding exactly one table: that table is what the user means.
+        return _Target(found, on_sheet[0] if len(on_sheet) == 1 else None)
+    if orders_table is not None:
+        return _Target(orders_table.sheet, orders_table)
+    found = _find_name(ORDERS_SHEET, names)
+    if found is not None:
+        return _Target(found, None)
+    if len(names) == 1:
+        return _Target(names[0], None)
+    raise SheetNotFoundError(
+        f"{path.name} has no Excel table or sheet named {ORDERS_SHEET!r}; its sheets are: "
+        f"{', '.join(repr(n) for n in names)}. Name the sheet that holds the orders."
+    )
+
+
+def _open_fastexcel(path: Path) -> fastexcel.ExcelReader:
+    try:
+        return fastexcel.read_excel(path)
+    except fastexcel.FastExcelError as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path, exc: Exception) -> WorkbookError:
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "password" in detail.casefold() or "encrypt" in detail.casefold():
+        return WorkbookError(
+            f"{path.name} is password-protected (encrypted), so it cannot be read. Open it in "
+            "Excel, remove the password and save it again."
+        )
+    return WorkbookError(
+        f"{path.name} cannot be read as a workbook ({detail}). The file may be damaged: open "
+        "it in Excel and save it again, or export the orders as CSV."
+    )
+
+
+def _sheet_names(reader: fastexcel.ExcelReader, path: Path) -> list[str]:
+    try:
+        return list(reader.sheet_names)
+    except fastexcel.FastExcelError as exc:
+        raise _unreadable(path, exc) from None
+
+
+@dataclass(frozen=True)
+class _Layout:
+    header_row: int  # 1-based; 0 when the sheet is empty
+    first_col: int
+    last_col: int
+    n_rows: int | None
+    headers: tuple[str | None, ...] | None  # header texts as written, when known
+
+
+def _read_target(
+    path: Path, reader: fastexcel.ExcelReader, package: _Package, target: _Target
+) -> RawOrders:
+    part = (package.sheet_parts or {}).get(target.sheet)
+    if part is not None:
+        layout = _scan_openxml_sheet(path, part, target)
+    else:
+        layout = _scan_other_sheet(path, reader, target)
+    if layout.header_row == 0:
+        origin = Origin(path.name, target.sheet, 2, 1)
+        return RawOrders(pd.DataFrame(), origin, package.date_system_1904)
+    frame = _load(path, reader, target.sheet, layout)
+    if layout.headers is not None and len(layout.headers) == frame.shape[1]:
+        # fastexcel renames duplicate headers (Amount, Amount_1); keep them as written so that
+        # the normalizer can say the header is duplicated.
+        frame.columns = pd.Index(
+            [h if h else old for h, old in zip(layout.headers, frame.columns, strict=True)],
+            dtype=object,
+        )
+    origin = Origin(
+        source=path.name,
+        sheet=target.sheet,
+        first_data_row=layout.header_row + 1,
+        first_column=layout.first_col,
+        columns=tuple(str(c) for c in frame.columns),
+    )
+    return RawOrders(frame, origin, package.date_system_1904)
+
+
+def _load(path: Path, reader: fastexcel.ExcelReader, sheet: str, layout: _Layout) -> pd.DataFrame:
+    options: dict[str, Any] = {
+        "header_row": layout.header_row - 1,
+        "n_rows": layout.n_rows,
+        # fastexcel takes "C:E", but a single column as "C" ("C:C" is an empty range to it).
+        "use_columns": column_letter(layout.first_col)
+        if layout.first_col == layout.last_col
+        else f"{column_letter(layout.first_col)}:{column_letter(layout.last_col)}",
+        # Guess each column's type from every row, not the first thousand.
+        "schema_sample_rows": None,
+        "whitespace_as_null": True,
+        # A table ends where its ref says; a sheet ends at its last row holding a value.
+        "skip_whitespace_tail_rows": layout.n_rows is None,
+    }
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                loaded = reader.load_sheet(sheet, dtype_coercion="strict", **options)
+                mixed = False
+            except fastexcel.UnsupportedColumnTypeCombinationError:
+                # Some column mixes numbers, dates, text or booleans. fastexcel would turn the
+                # whole column into text ("2024-01-04 00:00:00", "5"); read again and recover
+                # each value's own type below.
+                loaded = reader.load_sheet(sheet, dtype_coercion="coerce", **options)
+                mixed = True
+            batch, cell_errors = loaded.to_arrow_with_errors()
+    except fastexcel.FastExcelError as exc:
+        raise _unreadable(path, exc) from None
+    frame = batch.to_pandas()
+    if mixed:
+        frame = _restore_mixed(path, sheet, layout, frame)
+    if cell_errors is not None:
+        _show_error_cells(frame, cell_errors.errors)
+    return frame.reset_index(drop=True)
+
+
+def _show_error_cells(frame: pd.DataFrame, errors: list[fastexcel.CellError]) -> None:
+    """Put error cells' text (#N/A...) where fastexcel left a blank."""
+    by_column: dict[int, tuple[list[int], list[str]]] = {}
+    for error in errors:
+        row, col = error.offset_position
+        match = _ERROR_DETAIL.search(error.detail)
+        text = _ERROR_TEXT.get(match.group(1), f"#{match.group(1).upper()}") if match else "#ERROR"
+        rows, texts = by_column.setdefault(col, ([], []))
+        rows.append(row)
+        texts.append(text)
+    for col, (rows, texts) in by_column.items():
+        values = frame.iloc[:, col].astype(object)
+        values.iloc[rows] = texts
+        frame.isetitem(col, values)
+
+
+def _restore_mixed(path: Path, sheet: str, layout: _Layout, frame: pd.DataFrame) -> pd.DataFrame:
+    """Replace text-coerced mixed columns by their values with their own types."""
+    try:
+        import python_calamine
+    except ImportError:  # pragma: no cover - python-calamine ships with fastexcel's engine users
+        warnings.warn(
+            f"{path.name}, sheet {sheet!r}: some columns mix numbers, dates and text; without "
+            "python-calamine they are read as text.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return frame
+    book = python_calamine.CalamineWorkbook.from_path(str(path))
+    # Without skipping the empty area, rows[r][c] is the cell of sheet row r + 1, column c + 1.
+    rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    first = layout.header_row  # index in `rows` of the first data row
+    for col in range(frame.shape[1]):
+        # Only text columns can hide other kinds: numbers, dates and booleans do not mix.
+        if not isinstance(frame.dtypes.iloc[col], pd.StringDtype):
+            continue
+        index = layout.first_col - 1 + col
+        values: list[object] = []
+        kinds: set[type] = set()
+        for i in range(len(frame)):
+            r = first + i
+            value = rows[r][index] if 0 <= r < len(rows) and 0 <= index < len(rows[r]) else ""
+            if value == "" or (isinstance(value, str) and not value.strip()):
+                values.append(None)
+                continue
+            if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+                # python-calamine gives midnight datetimes as dates; fastexcel as datetimes.
+                value = dt.datetime(value.year, value.month, value.day)
+            kinds.add(type(value))
+            values.append(value)
+        if kinds - {str}:
+            frame.isetitem(col, pd.Series(values, dtype=object, index=frame.index))
+    return frame
+
+
+# --- finding the header and checking the extent of a sheet ----------------------------------
+
+_ROW_OPEN = re.compile(rb"<(?:\w+:)?row\b([^>]*?)(/?)>")
+_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
+_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.DOTALL)
+_CELL_REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
+_CELL_TYPE = re.compile(rb'\bt="(\w+)"')
+_VALUE = re.compile(rb"<(?:\w+:)?v>(.*?)</(?:\w+:)?v>", re.DOTALL)
+_INLINE_TEXT = re.compile(rb"<(?:\w+:)?t\b[^>]*>(.*?)</(?:\w+:)?t>", re.DOTALL)
+_ROW_CLOSE = re.compile(rb"</(?:\w+:)?row>")
+_SHEET_DATA = re.compile(rb"<(\w+:)?sheetData\b")
+_CHUNK = 16 * 1024 * 1024
+
+
+def _scan_openxml_sheet(path: Path, part: str, target: _Target) -> _Layout:
+    """Header row, column span and extent of a worksheet, from one streaming pass over its XML.
+
+    Cheap next to loading (about a fifth of it), and it keeps calamine from being handed a
+    sheet whose used range would not fit in memory.
+    """
+    table = target.table
+    header: tuple[int, dict[int, tuple[bytes, bytes]]] | None = None
+    last_row = 0
+    widest = 0
+    wide_valued_cell = last_row_start = None
+    with zipfile.ZipFile(path) as archive, archive.open(part) as stream:
+        for chunk in _chunks(stream):
+            if wide_valued_cell is None or last_row_start is None:
+                # Patterns starting with a literal (namespace prefix included) scan at C speed.
+                found = _SHEET_DATA.search(chunk)
+                prefix = re.escape(found.group(1) or b"") if found else b""
+                wide_valued_cell = re.compile(
+                    b"<" + prefix + rb'c r="([A-Z]{2,3})\d+"(?:[^>]*[^/>])?>'
+                )
+                last_row_start = re.compile(b"<" + prefix + rb'row r="(\d+)"')
+            if header is None and table is None:
+                header = _first_valued_row(chunk)
+            for match in wide_valued_cell.finditer(chunk):
+                widest = max(widest, column_number(match.group(1).decode()))
+            rows = list(last_row_start.finditer(chunk[-4096:])) or list(
+                last_row_start.finditer(chunk)
+            )
+            if rows:
+                last_row = max(last_row, int(rows[-1].group(1)))
+    if table is not None:
+        first_col, last_col = table.first_col, table.last_col
+        header_row = table.first_row
+        n_rows = table.last_row - table.first_row - table.totals_rows
+        if table.header_rows == 0:
+            header_row -= 1
+            n_rows += 1
+        widest = max(widest, last_col)
+        headers = None
+    elif header is None:
+        return _Layout(0, 1, 1, None, None)
+    else:
+        header_row, cells = header
+        first_col, last_col = min(cells), max(cells)
+        n_rows = None
+        headers = _header_texts(path, cells, first_col, last_col)
+    area = max(widest, last_col) * max(last_row, header_row)
+    if area > MAX_SHEET_CELLS:
+        raise WorkbookError(
+            f"{path.name}, sheet {target.sheet!r}: the used part of the sheet spans "
+            f"{max(last_row, header_row):,} rows and {max(widest, last_col):,} columns, too large "
+            "to read safely. Delete the unused rows and columns below and to the right of the "
+            "orders (or copy the orders to a new workbook) and try again."
+        )
+    return _Layout(header_row, first_col, last_col, n_rows, headers)
+
+
+def _chunks(stream: Any) -> Iterator[bytes]:
+    # Chunks overlap by a little so that no element is cut in two for the searches above.
+    tail = b""
+    while True:
+        data = stream.read(_CHUNK)
+        if not data:
+            if tail:
+                yield tail
+            return
+        buffer = tail + data
+        cut = buffer.rfind(b"<", 0, len(buffer) - 1) if len(buffer) > 1 else -1
+        cut = cut if cut > 0 else len(buffer)
+        yield buffer[:cut]
+        tail = buffer[cut:]
+
+
+def _first_valued_row(chunk: bytes) -> tuple[int, dict[int, tuple[bytes, bytes]]] | None:
+    """(row number, {column: (type, content)}) of the first row holding a value, if any."""
+    row_number = 0
+    position = 0
+    while True:
+        opening = _ROW_OPEN.search(chunk, position)
+        if opening is None:
+            return None
+        number = _ROW_NUMBER.search(opening.group(1))
+        row_number = int(number.group(1)) if number else row_number + 1
+        if opening.group(2) == b"/":
+            position = opening.end()
+            continue
+        closing = _ROW_CLOSE.search(chunk, opening.end())
+        if closing is None:
+            return None
+        end = closing.end()
+        body = chunk[opening.end() : closing.start()]
+        cells: dict[int, tuple[bytes, bytes]] = {}
+        column = 0
+        for cell in _CELL.finditer(body):
+            ref = _CELL_REF.search(cell.group(1))
+            column = column_number(ref.group(1).decode()) if ref else column + 1
+            content = cell.group(2) or b""
+            if b"<v" in content or b"<is" in content or b":v>" in content:
+                kind = _CELL_TYPE.search(cell.group(1))
+                cells[column] = (kind.group(1) if kind else b"n", content)
+        if cells:
+            return row_number, cells
+        position = end
+
+
+def _header_texts(
+    path: Path, cells: dict[int, tuple[bytes, bytes]], first_col: int, last_col: int
+) -> tuple[str | None, ...]:
+    shared_wanted: dict[int, int] = {}
+    texts: dict[int, str] = {}
+    for column, (kind, content) in cells.items():
+        value = _VALUE.search(content)
+        if kind == b"inlineStr":
+            texts[column] = _xml_text(b"".join(m.group(1) for m in _INLINE_TEXT.finditer(content)))
+        elif kind == b"s" and value:
+            shared_wanted[int(value.group(1))] = column
+        elif value:
+            texts[column] = _xml_text(value.group(1))
+    if shared_wanted:
+        texts.update(_shared_strings(path, shared_wanted))
+    return tuple(texts.get(c) for c in range(first_col, last_col + 1))
+
+
+def _xml_text(raw: bytes) -> str:
+    return html.unescape(raw.decode("utf-8", "replace"))
+
+
+def _shared_strings(path: Path, wanted: dict[int, int]) -> dict[int, str]:
+    """Texts of a few shared strings, streaming the table only as far as the last one needed."""
+    found: dict[int, str] = {}
+    with zipfile.ZipFile(path) as archive:
+        name = next((n for n in archive.namelist() if n.lower() == "xl/sharedstrings.xml"), None)
+        if name is None:
+            return found
+        last = max(wanted)
+        with archive.open(name) as stream:
+            index = 0
+            for _, element in SafeET.iterparse(stream, events=("end",)):
+                if element.tag != f"{{{_NS_MAIN}}}si":
+                    continue
+                if index in wanted:
+                    found[wanted[index]] = "".join(
+                        t.text or ""
+                        for t in element.iter(f"{{{_NS_MAIN}}}t")
+                        if not _inside_phonetic(element, t)
+                    )
+                element.clear()
+                index += 1
+                if index > last:
+                    break
+    return found
+
+
+def _inside_phonetic(si: Any, t: Any) -> bool:
+    return any(t in list(rph.iter()) for rph in si.iter(f"{{{_NS_MAIN}}}rPh"))
+
+
+def _scan_other_sheet(path: Path, reader: fastexcel.ExcelReader, target: _Target) -> _Layout:
+    """Header row and columns of an .xls/.xlsb/.ods sheet: one extra pass reading text only."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # With no header and no skipped rows, row i of the result is sheet row i + 1.
+            probe = reader.load_sheet(
+                target.sheet, header_row=None, skip_rows=0, dtypes="string", n_rows=None
+            )
+            columns = probe.selected_columns
+            batch = probe.to_arrow()
+    except fastexcel.FastExcelError as exc:
+        raise _unreadable(path, exc) from None
+    if batch.num_rows == 0 or batch.num_columns == 0:
+        return _Layout(0, 1, 1, None, None)
+    filled = None
+    for i in range(batch.num_columns):
+        valid = batch.column(i).is_valid()
+        filled = valid if filled is None else pyarrow.compute.or_(filled, valid)
+    assert filled is not None
+    rows_with_values = [i for i, v in enumerate(filled.to_pylist()) if v]
+    if not rows_with_values:
+        return _Layout(0, 1, 1, None, None)
+    header_index = rows_with_values[0]
+    header = [batch.column(i)[header_index].as_py() for i in range(batch.num_columns)]
+    used = [i for i, h in enumerate(header) if h is not None and str(h).strip()]
+    first, last = used[0], used[-1]
+    return _Layout(
+        header_row=header_index + 1,
+        first_col=columns[first].absolute_index + 1,
+        last_col=columns[last].absolute_index + 1,
+        n_rows=None,
+        headers=tuple(header[first : last + 1]),
+    )
+
+
+@contextlib.contextmanager
+def _openpyxl_read_only(path: Path) -> Iterator[Any]:
+    import openpyxl
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
+    except Exception as exc:
+        raise WorkbookError(
+            f"{path.name} cannot be read as a workbook ({type(exc).__name__}: {exc}). "
+            "Open it in Excel and save it again."
+        ) from None
+    try:
+        yield book
+    finally:
+        book.close()
+
+
+# --- CSV and text files ---------------------------------------------------------------------
+
+
+def _read_text(path: Path) -> RawOrders:
+    size = path.stat().st_size
+    if size > MAX_TEXT_BYTES:
+        raise WorkbookError(f"{path.name} is too large ({size / 1024**3:,.1f} GB) to read.")
+    data = path.read_bytes()
+    text = _decode(path, data)
+    delimiter = _sniff_delimiter(text)
+    try:
+        table = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            # Blank lines stay as empty rows so that position i is always line i + 2.
+            skip_blank_lines=False,
+            engine="c",
+        )
+    except pd.errors.EmptyDataError:
+        return RawOrders(pd.DataFrame(), Origin(path.name, None, 2, 1), False)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise WorkbookError(
+            f"{path.name} cannot be read as CSV ({str(exc).strip().splitlines()[0]}). Check that "
+            "every line has the same number of fields and that quotes are closed."
+        ) from None
+    if table.empty:
+        return RawOrders(pd.DataFrame(), Origin(path.name, None, 2, 1), False)
+    # The header row is taken as written, duplicates included (pandas would rename them).
+    headers = [
+        "" if pd.isna(h) else str(h).strip() or f"__UNNAMED__{i}"
+        for i, h in enumerate(table.iloc[0])
+    ]
+    headers = [h or f"__UNNAMED__{i}" for i, h in enumerate(headers)]
+    frame = table.iloc[1:].reset_index(drop=True)
+    frame.columns = pd.Index(headers, dtype=object)
+    origin = Origin(path.name, None, 2, 1, tuple(headers))
+    return RawOrders(frame, origin, False)
+
+
+def _decode(path: Path, data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Excel's "Unicode Text" export: UTF-16 with a byte order mark, tab-separated.
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise WorkbookError(
+            f"{path.name} is neither UTF-8 nor Windows-1252 text. Save it again as "
+            '"CSV UTF-8 (comma delimited)".'
+        ) from None
+
+
+def _sniff_delimiter(text: str) -> str:
+    """; , or tab: whichever splits the header line into the most fields."""
+    header = next((line for line in text[:65536].splitlines() if line.strip()), "")
+    best, best_count = ",", 0
+    for delimiter in (",", ";", "\t"):
+        count = len(next(csv.reader([header], delimiter=delimiter), [])) - 1
+        if count > best_count:
+            best, best_count = delimiter, count
+    return best
+
+
+__all__ = [
+    "Origin",
+    "RawOrders",
+    "column_letter",
+    "column_number",
+    "list_sheets",
+    "read_orders",
+    "read_settings",
+    "read_suppression",
+]

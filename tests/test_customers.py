@@ -176,7 +176,7 @@ def test_consent_is_the_latest_stated_one():
     assert consent.to_dict() == {
         "yes_then_no": False,  # Feb said no; March said nothing
         "no_then_yes": True,
-        "never_said": pd.NA,
+        "never_said": None,  # unknown
         "same_moment": False,  # a yes and a no at one moment is a no
     }
 

@@ -20,7 +20,7 @@ _CHANNELS: tuple[tuple[str, float, float, float, float, float], ...] = (
     ("Marketplace", 0.13, 48.0, 0.33, 6.5, 65.0),
 )
 
-_FIRST_NAMES = tuple(
+_FIRST_NAMES = (  # noqa: SIM905 - a word list reads better as text
     "James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William Barbara "
     "Richard Susan Joseph Jessica Thomas Sarah Charles Karen Christopher Lisa Daniel Nancy "
     "Matthew Betty Anthony Sandra Mark Margaret Donald Ashley Steven Emily Andrew Donna Paul "
@@ -28,7 +28,7 @@ _FIRST_NAMES = tuple(
     "Rebecca Sofia Lukas Emma Noah Olivia Liam Mia Elias Hannah Mateo Lucia Hugo Chloe Leon "
     "Amelie Jonas Ines Ravi Priya Arjun Ananya Wei Mei Hiroshi Yuki Omar Layla Kwame Amara"
 ).split()
-_LAST_NAMES = tuple(
+_LAST_NAMES = (  # noqa: SIM905
     "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez "
     "Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White Harris "
     "Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Scott Torres Nguyen Hill "

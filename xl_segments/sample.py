@@ -93,8 +93,8 @@ def sample_orders(
     full_names = pd.Series(first_names) + " " + pd.Series(last_names)
     # The customer number keeps every address unique; the pattern varies like real addresses.
     style = rng.integers(0, 3, customers)
-    lower_first = pd.Series(np.char.lower(first_names))
-    lower_last = pd.Series(np.char.lower(last_names))
+    lower_first = pd.Series(np.char.lower(first_names), dtype=str)
+    lower_last = pd.Series(np.char.lower(last_names), dtype=str)
     local = np.select(
         [style == 0, style == 1],
         [

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import fastexcel
+import numpy as np
 import pandas as pd
 import pyarrow.compute
 from defusedxml import ElementTree as SafeET
@@ -541,7 +542,7 @@ def _show_error_cells(frame: pd.DataFrame, errors: list[fastexcel.CellError]) ->
     for col, (rows, texts) in by_column.items():
         values = frame.iloc[:, col].astype(object)
         values.iloc[rows] = texts
-        frame.isetitem(col, values)
+        frame.isetitem(col, values.to_numpy(dtype=object))
 
 
 def _restore_mixed(path: Path, sheet: str, layout: _Layout, frame: pd.DataFrame) -> pd.DataFrame:
@@ -579,7 +580,9 @@ def _restore_mixed(path: Path, sheet: str, layout: _Layout, frame: pd.DataFrame)
             kinds.add(type(value))
             values.append(value)
         if kinds - {str}:
-            frame.isetitem(col, pd.Series(values, dtype=object, index=frame.index))
+            column = np.empty(len(values), dtype=object)
+            column[:] = values
+            frame.isetitem(col, column)
     return frame
 
 

@@ -445,7 +445,9 @@ def _rows_xml(orders: pd.DataFrame, styles: list[str]) -> list[str]:
     """The data rows' XML, built column by column with vectorized string operations."""
     n = len(orders)
     row_numbers = pd.Series(np.arange(2, n + 2)).astype(str)
-    cells: list[pd.Series] = []
+    cells: list[Any] = []
+    cell: Any
+    missing: Any
     for j, name in enumerate(TEMPLATE_ORDER_COLUMNS):
         letter = get_column_letter(j + 1)
         series = orders[name].reset_index(drop=True)
@@ -472,7 +474,7 @@ def _rows_xml(orders: pd.DataFrame, styles: list[str]) -> list[str]:
                 .str.replace(_ILLEGAL_XML, "", regex=True)
             )
             spaced = text.str.match(r"^\s|.*\s$")
-            t_open = pd.Series(np.where(spaced, '<t xml:space="preserve">', "<t>"))
+            t_open: Any = pd.Series(np.where(spaced, '<t xml:space="preserve">', "<t>"))
             cell = (
                 prefix + row_numbers + f'"{styles[j]} t="inlineStr"><is>' + t_open + text
                 + "</t></is></c>"

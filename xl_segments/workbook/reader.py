@@ -535,7 +535,13 @@ def _show_error_cells(frame: pd.DataFrame, errors: list[fastexcel.CellError]) ->
     for error in errors:
         row, col = error.offset_position
         match = _ERROR_DETAIL.search(error.detail)
-        text = _ERROR_TEXT.get(match.group(1), f"#{match.group(1).upper()}") if match else "#ERROR"
+        if match:
+            text = _ERROR_TEXT.get(match.group(1), f"#{match.group(1).upper()}")
+        elif 'String("")' in error.detail:
+            # An empty text among numbers (LibreOffice writes some blanks so): still blank.
+            continue
+        else:
+            text = "#ERROR"
         rows, texts = by_column.setdefault(col, ([], []))
         rows.append(row)
         texts.append(text)

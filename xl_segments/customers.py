@@ -107,7 +107,7 @@ def build_customers(orders: Orders, settings: Settings = DEFAULTS) -> Customers:
     last_order = np.where(bought, last_purchase, last_any)
 
     # Distinct (customer, day) pairs: purchase days, gaps and the second purchase.
-    pairs = np.unique(p_codes.astype("int64") * (1 << 32) + day[purchase])
+    pairs = sorted_unique(p_codes.astype("int64") * (1 << 32) + day[purchase])
     pair_codes = (pairs >> 32).astype("int64")
     pair_days = pairs - (pair_codes << 32)
     purchase_days = np.bincount(pair_codes, minlength=n)
@@ -174,6 +174,17 @@ def _group_max(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """np.unique by sorting (numpy's hash-based unique is several times slower here)."""
+    ordered = np.sort(values)
+    if len(ordered) == 0:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
 def _pick(
     frame: pd.DataFrame,
     codes: np.ndarray,
@@ -182,11 +193,25 @@ def _pick(
     column: str,
     by: tuple[str, ...],
 ) -> pd.Series:
-    """One value per customer among candidate rows: the first by the `by` columns."""
-    subset = frame.loc[candidates, list({*by, column})].assign(code=codes[candidates])
-    subset = subset.sort_values(["code", *by], kind="stable", na_position="last")
-    first = subset.drop_duplicates("code", keep="first").set_index("code")[column]
-    return first.reindex(range(n)).reset_index(drop=True)
+    """One value per customer among candidate rows: the first by the `by` columns.
+
+    Most customers have a single candidate row, taken as it is; only ties are sorted.
+    """
+    rows = np.flatnonzero(candidates)
+    owner = codes[rows]
+    counts = np.bincount(owner, minlength=n)
+    single = counts[owner] == 1
+    values = frame[column]
+    result = pd.Series(pd.NA, index=pd.RangeIndex(n), dtype=values.dtype
+                       if isinstance(values.dtype, pd.StringDtype) else object)
+    result.iloc[owner[single]] = values.iloc[rows[single]].to_numpy()
+    tied = rows[~single]
+    if len(tied):
+        subset = frame.iloc[tied][list(dict.fromkeys([*by, column]))].assign(code=codes[tied])
+        subset = subset.sort_values(["code", *by], kind="stable", na_position="last")
+        first = subset.drop_duplicates("code", keep="first")
+        result.iloc[first["code"].to_numpy()] = first[column].to_numpy()
+    return result
 
 
 def _latest(

@@ -26,13 +26,14 @@ from xl_segments.errors import (
     ConflictingOrderError,
     EmptyOrdersError,
 )
-from xl_segments.settings import DEFAULTS, Settings, normalize_email
+from xl_segments.settings import DEFAULTS, Settings
 from xl_segments.values import (
     Parsed,
     _AmbiguousDates,
     blank_mask,
     clean_ids,
     clean_text,
+    email_keys,
     parse_amounts,
     parse_consent,
     parse_dates,
@@ -197,12 +198,11 @@ def normalize_orders(
     notes: list[str] = []
 
     # Blank rows are skipped; exact duplicate rows are dropped and counted.
-    blank_cells = pd.DataFrame(
-        {i: _blank(frame[i]) for i in frame.columns}, index=frame.index
-    ).to_numpy()
-    blank_row = blank_cells.all(axis=1) if len(frame.columns) else np.ones(len(frame), bool)
+    blank_row = _blank_rows(frame)
     frame = frame[~blank_row]
-    duplicated = _duplicated_rows(frame)
+    duplicated = _duplicated_rows(
+        frame, [match.positions["order_date"], match.positions["amount"]]
+    )
     frame = frame[~duplicated]
     if frame.empty:
         raise EmptyOrdersError(
@@ -287,7 +287,7 @@ def normalize_orders(
         email = None
     if email is not None:
         rows["email"] = email
-        rows["email_key"] = email.map(normalize_email, na_action="ignore")
+        rows["email_key"] = email_keys(email)
     else:
         rows["email"] = None
         rows["email_key"] = None
@@ -299,7 +299,7 @@ def normalize_orders(
     else:
         rows["consent"] = None
     rows["status"] = (
-        clean_text(col("financial_status")).str.casefold()
+        clean_text(col("financial_status")).str.lower()
         if match.has("financial_status")
         else None
     )
@@ -428,8 +428,18 @@ def _short(value: object, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _blank(column: pd.Series) -> np.ndarray:
-    return blank_mask(column)
+def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose every cell is blank. Each column is checked only on rows still blank so
+    far, so a full table costs about one column's check."""
+    candidates = np.arange(len(frame))
+    for column in frame.columns:
+        if not len(candidates):
+            break
+        blank = blank_mask(frame[column].iloc[candidates])
+        candidates = candidates[blank]
+    out = np.zeros(len(frame), dtype=bool)
+    out[candidates] = True
+    return out
 
 
 def _refuse_duplicate_headers(headers: list[str], match: ColumnMatch) -> None:
@@ -443,11 +453,19 @@ def _refuse_duplicate_headers(headers: list[str], match: ColumnMatch) -> None:
             )
 
 
-def _duplicated_rows(frame: pd.DataFrame) -> np.ndarray:
-    """Rows identical to an earlier row in every column."""
+def _duplicated_rows(frame: pd.DataFrame, key_columns: list[int]) -> np.ndarray:
+    """Rows identical to an earlier row in every column.
+
+    Only rows whose date and amount repeat can be duplicates; those few are compared in full.
+    """
     if frame.empty:
         return np.zeros(0, dtype=bool)
-    return frame.duplicated(keep="first").to_numpy()
+    hashes = pd.util.hash_pandas_object(frame[key_columns], index=False)
+    maybe = hashes.duplicated(keep=False).to_numpy()
+    out = np.zeros(len(frame), dtype=bool)
+    if maybe.any():
+        out[maybe] = frame[maybe].duplicated(keep="first").to_numpy()
+    return out
 
 
 def _mostly_emails(values: pd.Series) -> bool:
@@ -461,14 +479,12 @@ def _customer_keys(rows: pd.DataFrame) -> pd.Series:
     Ids that are email addresses are matched like emails (case and spaces ignored), so a
     registered customer and their guest orders under the same address are one customer.
     """
-    ids = rows["customer_id"].astype(object)
-    looks_like_email = ids.str.contains("@", na=False).to_numpy(dtype=bool)
-    keys = ids.copy()
+    keys = rows["customer_id"].astype("string")
+    looks_like_email = keys.str.contains("@", regex=False).fillna(False).to_numpy(dtype=bool)
     if looks_like_email.any():
-        keys[looks_like_email] = ids[looks_like_email].map(normalize_email)
-    missing = ids.isna().to_numpy()
-    keys[missing] = rows["email_key"].astype(object)[missing]
-    return keys
+        keys = keys.copy()
+        keys[looks_like_email] = email_keys(keys[looks_like_email])
+    return keys.fillna(rows["email_key"].astype("string"))
 
 
 def _names(frame: pd.DataFrame, match: ColumnMatch) -> pd.Series:

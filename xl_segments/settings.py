@@ -125,8 +125,8 @@ class Settings:
 
 
 def normalize_email(email: str) -> str:
-    """The form emails are matched in: stripped of spaces and case-folded."""
-    return "".join(str(email).split()).casefold()
+    """The form emails are matched in: without any white space, lower case."""
+    return "".join(str(email).split()).lower()
 
 
 def _is_blank(value: Any) -> bool:

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from xl_segments.errors import SettingsError
 
@@ -69,10 +71,18 @@ class Parsed:
     hint: str = ""
 
 
+def is_text_column(column: pd.Series) -> bool:
+    """A pandas string column (not object): vectorized string operations apply."""
+    return isinstance(column.dtype, pd.StringDtype)
+
+
 def blank_mask(column: pd.Series) -> np.ndarray:
     """True where a cell is empty: missing, or text of only spaces."""
-    missing = column.isna().to_numpy()
-    if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+    missing = column.isna().to_numpy(dtype=bool)
+    if is_text_column(column):
+        spaces = column.str.strip().str.len().eq(0)
+        return missing | spaces.fillna(False).to_numpy(dtype=bool)
+    if column.dtype == object:
         text = column.map(lambda v: isinstance(v, str) and not v.strip(), na_action="ignore")
         missing = missing | text.fillna(False).to_numpy(dtype=bool)
     return missing
@@ -86,6 +96,9 @@ def excel_error_mask(column: pd.Series) -> np.ndarray:
         return column.isin(list(COM_ERRORS)).to_numpy(dtype=bool)
     if pd.api.types.is_datetime64_any_dtype(column.dtype):
         return np.zeros(len(column), dtype=bool)
+    if is_text_column(column):
+        errors = column.str.strip().str.upper().isin(EXCEL_ERRORS)
+        return errors.fillna(False).to_numpy(dtype=bool)
 
     def is_error(v: Any) -> bool:
         if isinstance(v, str):
@@ -147,9 +160,11 @@ def parse_amounts(column: pd.Series, decimal_comma: bool = False) -> Parsed:
         bad = ~blank
         return Parsed(pd.Series(np.nan, index=column.index), blank, np.zeros_like(blank), bad)
     if pd.api.types.is_numeric_dtype(column.dtype):
-        values = column.astype("float64")
-        bad = ~np.isfinite(values.to_numpy()) & ~blank
-        return Parsed(values, blank, np.zeros_like(blank), bad)
+        # A whole-number column can carry Excel's COM error codes (#N/A = -2146826246).
+        error = excel_error_mask(column)
+        values = column.astype("float64").mask(error)
+        bad = ~np.isfinite(values.to_numpy()) & ~blank & ~error
+        return Parsed(values, blank, error, bad)
 
     error = excel_error_mask(column)
 
@@ -405,8 +420,17 @@ class _AmbiguousDates(Exception):
 # --- Text, ids, yes/no -----------------------------------------------------------------------
 
 
+def _clean_text_column(column: pd.Series) -> pd.Series:
+    """Vectorized clean_text for a string column."""
+    text = column.str.strip()
+    empty = text.str.len().eq(0) | text.str.upper().isin(EXCEL_ERRORS)
+    return text.mask(empty.fillna(False))
+
+
 def clean_text(column: pd.Series) -> pd.Series:
     """Text values stripped, inner runs of spaces kept; blank and errors become missing."""
+    if is_text_column(column):
+        return _clean_text_column(column)
 
     def one(v: Any) -> str | None:
         if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -418,7 +442,7 @@ def clean_text(column: pd.Series) -> pd.Series:
             return None
         return text
 
-    return map_distinct(column, one)
+    return map_distinct(column, one).astype("string")
 
 
 _WHOLE_TEXT = re.compile(r"^[+-]?\d+\.0+$")
@@ -426,6 +450,19 @@ _WHOLE_TEXT = re.compile(r"^[+-]?\d+\.0+$")
 
 def clean_ids(column: pd.Series) -> pd.Series:
     """Ids as text: 101.0 from Excel (number or text) becomes '101'."""
+    if is_text_column(column):
+        text = _clean_text_column(column)
+        return text.str.replace(r"^([+-]?\d+)\.0+$", r"\1", regex=True)
+    if pd.api.types.is_float_dtype(column.dtype):
+        values = column.to_numpy(dtype="float64")
+        finite = np.isfinite(values)
+        if (values[finite] == np.round(values[finite])).all() and (
+            np.abs(values[finite]) < 2**53
+        ).all():
+            whole = pd.Series(values, index=column.index).where(finite)
+            return whole.astype("Int64").astype("string")
+    if pd.api.types.is_integer_dtype(column.dtype):
+        return column.astype("Int64").astype("string")
 
     def one(v: Any) -> str | None:
         if v is None or isinstance(v, bool):
@@ -443,7 +480,37 @@ def clean_ids(column: pd.Series) -> pd.Series:
             return text.split(".")[0]
         return text
 
-    return map_distinct(column, one)
+    return map_distinct(column, one).astype("string")
+
+
+_SPACES = "[\\s\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]+"
+
+
+# RE2 (pyarrow) syntax: white space of any script, as str.split() sees it.
+_SPACE_RE2 = (
+    r"[\s\x{00a0}\x{1680}\x{2000}-\x{200b}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{feff}]"
+)
+
+
+def _contains_space(text: pd.Series) -> np.ndarray:
+    values = pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.string())
+    found = pc.match_substring_regex(values, _SPACE_RE2)
+    return np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def email_keys(emails: pd.Series) -> pd.Series:
+    """Emails in the form they are matched in (see settings.normalize_email), vectorized.
+
+    Inner white space is rare, so only those few values take the slow exact path.
+    """
+    from xl_segments.settings import normalize_email
+
+    text = emails.astype("string").str.strip().str.lower()
+    inner = _contains_space(text)
+    if inner.any():
+        text = text.copy()
+        text[inner] = text[inner].map(normalize_email)
+    return text
 
 
 _YES = frozenset(
@@ -522,9 +589,19 @@ def parse_consent(column: pd.Series) -> tuple[pd.Series, int]:
     Unrecognised values count as no consent: a contact list must never include someone who
     may not have agreed.
     """
+    if is_text_column(column):
+        text = column.str.strip().str.lower().str.replace(" ", "_", regex=False)
+        blank = text.isna() | text.eq("")
+        yes = text.isin(_YES)
+        no = text.isin(_NO)
+        values = pd.Series(pd.NA, index=column.index, dtype="boolean")
+        values[yes.fillna(False)] = True
+        unknown = (~yes & ~no & ~blank).fillna(False)
+        values[(no | unknown).fillna(False)] = False
+        return values, int(unknown.sum())
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
     results = [consent_of(u) for u in uniques]
     table = np.array([value for value, _ in results] + [None], dtype=object)
     unrecognised = [i for i, (_, known) in enumerate(results) if not known]
     values = pd.Series(table[codes], index=column.index, dtype=object)
-    return values, int(np.isin(codes, unrecognised).sum())
+    return values.astype("boolean"), int(np.isin(codes, unrecognised).sum())

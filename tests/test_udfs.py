@@ -13,8 +13,10 @@ import datetime as dt
 import decimal
 import importlib
 import logging
+import sys
 import types
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,8 +25,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xl_segments import excel, report
+from xl_segments import excel, excel_setup, report
 from xl_segments import xlwings_compat as compat
+from xl_segments.errors import WorkbookError
 from xl_segments.segments import build_segments
 from xl_segments.settings import DEFAULTS, Settings
 from xl_segments.xlwings_compat import COM_ERRORS, MISSING_ARG, call_like_excel
@@ -572,3 +575,53 @@ def test_content_key_changes_with_any_cell(rows: list[tuple[Any, Any]], data: An
     assert excel.content_key(original) == excel.content_key(rebuilt)
     if not same:
         assert excel.content_key(original) != excel.content_key(changed)
+
+
+# --------------------------------------------------------------------------- xlwings.conf
+
+
+def test_xlwings_conf_registers_udfs_as_xlwings_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import xlwings
+    import xlwings.utils
+
+    path = excel_setup.write_xlwings_conf(tmp_path, r"C:\Python311\pythonw.exe", platform="win32")
+    assert path == tmp_path / "xlwings.conf"
+    monkeypatch.setattr(xlwings, "USER_CONFIG_FILE", str(path))
+    config = xlwings.utils.read_user_config()  # xlwings' own parser, keys lower-cased
+    assert config["udf modules"] == "udfs"
+    assert config["interpreter_win"] == r"C:\Python311\pythonw.exe"
+    folders = config["pythonpath"].split(";")
+    assert (Path(folders[0]) / "udfs.py").is_file()
+    assert any((Path(f) / "xl_segments" / "excel.py").is_file() for f in folders)
+    lines = path.read_text().splitlines()
+    assert lines[-1] == '"UDF Modules","udfs"'
+    assert all(line.count('"') == 4 for line in lines)  # VBA's Input # reads "KEY","value"
+
+
+def test_xlwings_conf_keeps_other_settings_and_replaces_ours(tmp_path: Path) -> None:
+    (tmp_path / "xlwings.conf").write_text(
+        '"SHOW CONSOLE","True"\n"udf modules","old_module"\n"INTERPRETER_MAC","/old/python"\n'
+    )
+    path = excel_setup.write_xlwings_conf(tmp_path, "/opt/py/bin/python", platform="darwin")
+    assert excel_setup.read_config(path) == {
+        "SHOW CONSOLE": "True",
+        "INTERPRETER_MAC": "/opt/py/bin/python",
+        "PYTHONPATH": ";".join(excel_setup.udf_module_folders()),
+        "UDF Modules": "udfs",
+    }
+
+
+def test_xlwings_conf_defaults_and_refusals(tmp_path: Path) -> None:
+    assert excel_setup.interpreter_key("linux") == "INTERPRETER"
+    assert excel_setup.default_config_folder("win32") == Path.home() / ".xlwings"
+    assert excel_setup.default_config_folder("darwin").parts[-3:] == (
+        "Containers",
+        "com.microsoft.Excel",
+        "Data",
+    )
+    entries = excel_setup.config_entries(platform="linux")
+    assert entries["INTERPRETER"] == sys.executable
+    with pytest.raises(WorkbookError, match="double quote"):
+        excel_setup.write_xlwings_conf(tmp_path, 'C:\\"odd"\\python.exe')

@@ -396,7 +396,7 @@ def normalize_orders(
             'No marketing consent column (e.g. "Accepts Marketing"): contact lists include '
             "every customer; make sure you may email them."
         )
-    if not match.has("email"):
+    if out["email"].isna().all():
         notes.append("No email column: contact lists carry customer ids and names only.")
     if unrecognised:
         notes.append(f"{unrecognised} consent values were not recognised and count as no consent.")

@@ -91,6 +91,9 @@ def refresh_book(
     if group not in LIST_GROUPS:
         raise ValueError(f"Unknown list group {group!r}; one of {', '.join(LIST_GROUPS)}.")
     segments = segments_of_book(book, overrides)
-    report = only_sheets(build_report(segments), LIST_GROUPS[group])
+    # A book without a workbook of its own (a CSV file) also gets its orders as a sheet.
+    with_orders = bool(getattr(book, "wants_orders_sheet", False))
+    wanted = LIST_GROUPS[group] + ((sheets.ORDERS_SHEET,) if with_orders else ())
+    report = only_sheets(build_report(segments, include_orders=with_orders), wanted)
     book.write_report(report)
     return segments, report

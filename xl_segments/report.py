@@ -414,8 +414,37 @@ def summary_sheet(segments: Segments) -> SummarySheet:
     return SummarySheet(present_blocks, tuple(charts))
 
 
-def build_report(segments: Segments) -> Report:
-    """Every sheet a refresh writes: Summary first, then each list that could be built."""
+def orders_sheet_table(segments: Segments) -> SheetTable:
+    """The clean orders in the template's Orders columns (net amounts, one row per order).
+
+    Written when the orders came from a CSV file, so the output workbook can be refreshed
+    again on its own.
+    """
+    orders = segments.orders.frame
+    found = segments.orders.columns
+    consent = orders["consent"].map({True: "Yes", False: "No"}, na_action="ignore")
+    columns = {
+        "Order ID": orders["order_id"] if found.has("order_id") else None,
+        "Customer ID": orders["customer_id"],
+        "Email": orders["email"],
+        "Name": None if orders["name"].isna().all() else orders["name"],
+        "Order Date": orders["order_date"],
+        "Amount": orders["amount"],
+        "Channel": orders["channel"] if found.has("channel") else None,
+        # Without a consent column nobody said no: an empty one would read as "no" for all.
+        "Accepts Marketing": consent.astype("string") if found.has("consent") else None,
+    }
+    frame = pd.DataFrame({k: v for k, v in columns.items() if v is not None})
+    kinds: dict[str, ColumnKind] = {c: "text" for c in frame.columns}
+    kinds.update({"Order Date": "date", "Amount": "money"})
+    return SheetTable(sheets.ORDERS_SHEET, sheets.ORDERS_TABLE, frame, kinds)
+
+
+def build_report(segments: Segments, *, include_orders: bool = False) -> Report:
+    """Every sheet a refresh writes: Summary first, then each list that could be built.
+
+    include_orders adds the clean orders as the Orders sheet (for a CSV source).
+    """
     tables = [
         top_spenders_table(segments),
         channel_table(segments),
@@ -437,7 +466,8 @@ def build_report(segments: Segments) -> Report:
         tables=tuple(
             t if t is not None else skipped_table(sheet, segments)
             for sheet, t in zip(sheet_order, tables, strict=True)
-        ),
+        )
+        + ((orders_sheet_table(segments),) if include_orders else ()),
         warnings=segments.warnings,
     )
 

@@ -9,7 +9,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from xl_segments.errors import WorkbookError
 from xl_segments.refresh import OrdersInput
 from xl_segments.tables import Report
 from xl_segments.workbook import reader
@@ -89,18 +88,14 @@ class FileBook:
         finally:
             self.timings["write"] = time.perf_counter() - started
 
-    def _write(self, report: Report) -> None:
-        if not is_text_file(self.source):
-            write_report(report, self.target, base=self.source)
-            return
-        if self._raw is None:
-            raise WorkbookError("The orders must be read before the lists are written.")
-        from xl_segments.workbook.template import write_orders_workbook
+    @property
+    def wants_orders_sheet(self) -> bool:
+        """A CSV source has no workbook: its clean orders become the output's Orders sheet."""
+        return is_text_file(self.source)
 
-        with tempfile.TemporaryDirectory(dir=self.target.parent) as folder:
-            base = Path(folder) / "orders.xlsx"
-            write_orders_workbook(self._raw.frame, base, template=template_path())
-            write_report(report, self.target, base=base)
+    def _write(self, report: Report) -> None:
+        base = template_path() if is_text_file(self.source) else self.source
+        write_report(report, self.target, base=base)
 
 
 def copy_template(target: Path) -> Path:

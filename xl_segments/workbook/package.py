@@ -171,7 +171,7 @@ class ZipWriter:
             offset=self._pos,
             version_needed=20,
             version_made=20,
-            external_attr=0o600 << 16,
+            external_attr=0,
             internal_attr=0,
         )
         compressor = zlib.compressobj(level, zlib.DEFLATED, -15)

@@ -625,3 +625,18 @@ def test_xlwings_conf_defaults_and_refusals(tmp_path: Path) -> None:
     assert entries["INTERPRETER"] == sys.executable
     with pytest.raises(WorkbookError, match="double quote"):
         excel_setup.write_xlwings_conf(tmp_path, 'C:\\"odd"\\python.exe')
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=6)), min_size=2, max_size=8), st.data())
+def test_content_key_of_text_columns_changes_with_any_cell(values: list[Any], data: Any) -> None:
+    original = pd.DataFrame({"Email": values})
+    assert excel.content_key(original) == excel.content_key(pd.DataFrame({"Email": list(values)}))
+    i = data.draw(st.integers(0, len(values) - 1))
+    new = data.draw(st.one_of(st.none(), st.text(max_size=6)))
+    changed = list(values)
+    changed[i] = new
+    if changed != values:
+        assert excel.content_key(pd.DataFrame({"Email": changed})) != excel.content_key(original)
+    # a slice shares the original's buffers but holds other values
+    assert excel.content_key(original.iloc[1:]) != excel.content_key(original)

@@ -31,6 +31,7 @@ from typing import Any, Literal, NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import xlwings as xw
 
 from xl_segments import sheets
@@ -113,24 +114,45 @@ def safely(fn: Callable[[], T]) -> T | str:
 def content_key(frame: pd.DataFrame) -> str | None:
     """A digest of everything in an orders range: headers, dtypes and every value.
 
-    pandas hashes object columns through their text, so 1.0 and "1.0" would collide; the
-    type of each value in object columns is hashed too. None when the values cannot be
-    hashed (then nothing is cached).
+    Equal content gives an equal key; any changed cell, header or value type gives another.
+    None when the values cannot be hashed (then nothing is cached).
     """
     digest = hashlib.blake2b(digest_size=20)
     header = (tuple(str(c) for c in frame.columns), tuple(str(d) for d in frame.dtypes))
     digest.update(repr((header, frame.shape)).encode())
-    if len(frame) and len(frame.columns):
-        try:
-            rows = pd.util.hash_pandas_object(frame, index=False)
-            digest.update(rows.to_numpy().tobytes())
-            for position, dtype in enumerate(frame.dtypes):
-                if pd.api.types.is_object_dtype(dtype):
-                    kinds = frame.iloc[:, position].map(lambda v: type(v).__name__)
-                    digest.update(pd.util.hash_array(kinds.to_numpy(dtype=object)).tobytes())
-        except (TypeError, ValueError):
-            return None
+    try:
+        for position in range(len(frame.columns)):
+            digest.update(column_digest(frame.iloc[:, position]))
+    except (TypeError, ValueError, pa.ArrowException):
+        return None
     return digest.hexdigest()
+
+
+def column_digest(column: pd.Series) -> bytes:
+    """A digest of one column's values, as cheap as its storage allows.
+
+    numpy numbers and dates: their bytes. Arrow-backed text (pandas' default str): the
+    Arrow buffers with offset and length, which pin the values down exactly. Anything else
+    through pandas' hashing, which hashes object values by their text (1.0 and "1.0"
+    collide), so the type of each object value is hashed too.
+    """
+    digest = hashlib.blake2b(digest_size=20)
+    dtype = column.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iufbMm":
+        digest.update(np.ascontiguousarray(column.to_numpy()).tobytes())
+    elif getattr(dtype, "storage", None) == "pyarrow":
+        array = pa.array(column)
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        digest.update(repr((array.offset, len(array), array.null_count)).encode())
+        for buffer in array.buffers():
+            digest.update(b"-" if buffer is None else buffer)
+    else:
+        digest.update(pd.util.hash_pandas_object(column, index=False).to_numpy().tobytes())
+        if pd.api.types.is_object_dtype(dtype):
+            kinds = column.map(lambda v: type(v).__name__).to_numpy(dtype=object)
+            digest.update(pd.util.hash_array(kinds).tobytes())
+    return digest.digest()
 
 
 # Settings that change what normalizing reads; the rest only change the lists.
@@ -345,8 +367,13 @@ def _column_values(column: pd.Series) -> list[Any]:
     if pd.api.types.is_datetime64_any_dtype(column.dtype):
         stamps = column.dt.tz_localize(None) if column.dt.tz is not None else column
         return [None if pd.isna(v) else v for v in stamps.dt.to_pydatetime().tolist()]
-    if pd.api.types.is_float_dtype(column.dtype) and isinstance(column.dtype, np.dtype):
-        return [None if math.isnan(v) else v for v in column.tolist()]
+    dtype = column.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        return column.tolist()  # numpy ints and bools: Python ints and bools, never missing
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        return [None if v != v else v for v in column.tolist()]  # NaN != NaN
+    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        return column.astype(object).where(column.notna(), None).tolist()
     return [excel_value(v) for v in column.tolist()]
 
 

@@ -140,6 +140,12 @@ def test_first_and_last_name_are_joined_into_the_name():
     assert list(normalize(raw).frame["name"]) == ["Ann Lee", "Bob"]
 
 
+@pytest.mark.parametrize("header", ["Accepts Marketing", "Marketing Consent", "Opt-in"])
+def test_consent_headers_are_recognised(header):
+    raw = pd.DataFrame({"Customer": ["c1"], "Date": ["2024-01-02"], "Amount": [1], header: ["yes"]})
+    assert normalize(raw).columns.headers["consent"] == header
+
+
 def test_an_explicit_column_mapping_overrides_the_guessing():
     raw = pd.DataFrame(
         {
@@ -613,6 +619,19 @@ def test_unsold_statuses_are_left_out_and_counted_per_status():
     orders = normalize(raw)
     assert list(orders.frame["order_id"]) == ["1"]
     assert orders.quality.not_sold_orders == {"voided": 1, "cancelled": 1, "pending": 2}
+
+
+@pytest.mark.parametrize(
+    "status", ["voided", "cancelled", "failed", "pending", "on-hold", "draft", "trash", "expired"]
+)
+def test_every_documented_unsold_status_is_left_out(status):
+    raw = table(
+        [(1, "a", "2024-01-02", 100, "paid"), (2, "a", "2024-01-03", 50, status)],
+        header=("Order ID", "Customer ID", "Order Date", "Amount", "Status"),
+    )
+    orders = normalize(raw)
+    assert list(orders.frame["order_id"]) == ["1"]
+    assert orders.quality.not_sold_orders == {status: 1}
 
 
 def test_refunded_orders_count_amount_less_the_refunded_amount():

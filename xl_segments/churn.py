@@ -147,5 +147,6 @@ def monthly_churn(purchase_days: pd.DataFrame, as_of: pd.Timestamp, window: floa
         table["churn_rate"] = np.where(
             active_start > 0, churned / np.maximum(active_start, 1), np.nan
         )
-    table["complete"] = next_starts - 1 <= as_of_day
+    calendar_ends = (starts + pd.offsets.MonthBegin(1)).to_numpy().astype("datetime64[D]")
+    table["complete"] = calendar_ends.astype("int64") - 1 <= as_of_day
     return table

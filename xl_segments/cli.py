@@ -203,10 +203,10 @@ def refresh(
               help="Where to write xlwings.conf (default: your ~/.xlwings folder).")
 def excel_config(folder: Path | None) -> None:
     """Write the xlwings.conf that registers the xl-segments formulas with Excel."""
-    from xl_segments.excel_setup import write_xlwings_conf
+    from xl_segments.excel_setup import default_config_folder, write_xlwings_conf
 
     with user_errors():
-        target = folder if folder is not None else Path.home() / ".xlwings"
+        target = folder if folder is not None else default_config_folder()
         target.mkdir(parents=True, exist_ok=True)
         path = write_xlwings_conf(target)
     stdout.print(f"[bold green]Wrote[/] {path}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from decimal import Decimal
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -171,7 +172,7 @@ def parse_amounts(column: pd.Series, decimal_comma: bool = False) -> Parsed:
     def parse(v: Any) -> float | None:
         if isinstance(v, bool):
             return None
-        if isinstance(v, (int, float, np.integer, np.floating)):
+        if isinstance(v, (int, float, np.integer, np.floating, Decimal)):
             f = float(v)
             return f if math.isfinite(f) else None
         if isinstance(v, str):
@@ -293,7 +294,7 @@ def _date_kind(v: Any) -> str:
         return "bad"
     if isinstance(v, (int, np.integer)):
         return "error" if int(v) in COM_ERRORS else "number"
-    if isinstance(v, (float, np.floating)):
+    if isinstance(v, (float, np.floating, Decimal)):
         return "number" if math.isfinite(float(v)) else "bad"
     if isinstance(v, str):
         if v.strip().upper() in EXCEL_ERRORS:
@@ -467,7 +468,7 @@ def clean_ids(column: pd.Series) -> pd.Series:
     def one(v: Any) -> str | None:
         if v is None or isinstance(v, bool):
             return None if v is None else str(v)
-        if isinstance(v, (float, np.floating)):
+        if isinstance(v, (float, np.floating, Decimal)):
             if math.isnan(v):
                 return None
             return str(int(v)) if float(v).is_integer() else repr(float(v))

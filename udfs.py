@@ -7,9 +7,11 @@ cell text starting with ``#xl-segments:`` that says what to fix. The work lives 
 ``xl_segments.excel``; this module only declares the formulas to Excel.
 
 No type hints on arguments: xlwings reads hints as converters (and a union hint breaks it).
+The orders range arrives raw (rows of values): the formulas share one cache keyed on those
+values, and xlwings' DataFrame conversion (`excel.ORDERS_OPTIONS`) runs only on a miss, so
+eight formulas over one unchanged range do the conversion once.
 """
 
-import pandas as pd
 import xlwings as xw
 
 from xl_segments import excel
@@ -19,7 +21,7 @@ ORDERS_DOC = "The orders range with its header row, e.g. Orders[#All]"
 
 
 @xw.func(category=excel.CATEGORY)
-@xw.arg("orders", pd.DataFrame, index=False, header=True, err_to_str=True, doc=ORDERS_DOC)
+@xw.arg("orders", "raw", doc=ORDERS_DOC)
 @xw.arg("top_share", doc="Share of customers to list, e.g. 20% (default 20%)")
 @xw.arg("as_of", doc="Date the lists are computed for (default: the latest order date)")
 def TOP_SPENDERS(orders, top_share=DEFAULTS.top_share, as_of=None):
@@ -28,7 +30,7 @@ def TOP_SPENDERS(orders, top_share=DEFAULTS.top_share, as_of=None):
 
 
 @xw.func(category=excel.CATEGORY)
-@xw.arg("orders", pd.DataFrame, index=False, header=True, err_to_str=True, doc=ORDERS_DOC)
+@xw.arg("orders", "raw", doc=ORDERS_DOC)
 @xw.arg("revenue_share", doc="Revenue share for the Pareto point, e.g. 80% (default 80%)")
 def PARETO(orders, revenue_share=DEFAULTS.revenue_share):
     """Pareto summary: revenue share of the top customers, customers bringing 80% of revenue."""
@@ -36,7 +38,7 @@ def PARETO(orders, revenue_share=DEFAULTS.revenue_share):
 
 
 @xw.func(category=excel.CATEGORY)
-@xw.arg("orders", pd.DataFrame, index=False, header=True, err_to_str=True, doc=ORDERS_DOC)
+@xw.arg("orders", "raw", doc=ORDERS_DOC)
 @xw.arg("customer", doc="The customer's id or email address")
 def CUSTOMER_LTV(orders, customer):
     """One customer's lifetime value: all their orders, net of refunds."""
@@ -44,7 +46,7 @@ def CUSTOMER_LTV(orders, customer):
 
 
 @xw.func(category=excel.CATEGORY)
-@xw.arg("orders", pd.DataFrame, index=False, header=True, err_to_str=True, doc=ORDERS_DOC)
+@xw.arg("orders", "raw", doc=ORDERS_DOC)
 @xw.arg(
     "rank_by",
     doc="revenue_per_customer (default), repeat_rate, average_order_value, revenue or customers",
@@ -60,7 +62,7 @@ def CHANNEL_PERFORMANCE(
 
 
 @xw.func(category=excel.CATEGORY)
-@xw.arg("orders", pd.DataFrame, index=False, header=True, err_to_str=True, doc=ORDERS_DOC)
+@xw.arg("orders", "raw", doc=ORDERS_DOC)
 @xw.arg("channel", doc="One acquisition channel (default: the top 3 channels)")
 def REPEAT_CUSTOMERS(orders, channel=None):
     """Customers who bought on two or more days, from the top channels or one channel. Spills."""
@@ -68,14 +70,14 @@ def REPEAT_CUSTOMERS(orders, channel=None):
 
 
 @xw.func(category=excel.CATEGORY)
-@xw.arg("orders", pd.DataFrame, index=False, header=True, err_to_str=True, doc=ORDERS_DOC)
+@xw.arg("orders", "raw", doc=ORDERS_DOC)
 def AVG_DAYS_BETWEEN_PURCHASES(orders):
     """The store's typical days between purchases: the median of repeat customers' averages."""
     return excel.safely(lambda: excel.avg_days_between_purchases(orders))
 
 
 @xw.func(category=excel.CATEGORY)
-@xw.arg("orders", pd.DataFrame, index=False, header=True, err_to_str=True, doc=ORDERS_DOC)
+@xw.arg("orders", "raw", doc=ORDERS_DOC)
 @xw.arg("as_of", doc="Date the lists are computed for (default: the latest order date)")
 @xw.arg("multiplier", doc="At risk past this many times the expected gap (default 1)")
 def CHURN_RISK(orders, as_of=None, multiplier=DEFAULTS.churn_multiplier):
@@ -84,7 +86,7 @@ def CHURN_RISK(orders, as_of=None, multiplier=DEFAULTS.churn_multiplier):
 
 
 @xw.func(category=excel.CATEGORY)
-@xw.arg("orders", pd.DataFrame, index=False, header=True, err_to_str=True, doc=ORDERS_DOC)
+@xw.arg("orders", "raw", doc=ORDERS_DOC)
 def MONTHLY_CHURN(orders):
     """Month by month: active, new, returning, reactivated and churned customers. Spills."""
     return excel.safely(lambda: excel.monthly_churn(orders))

@@ -327,6 +327,15 @@ def test_to_cells_blanks_dates_numbers_and_text() -> None:
 # --------------------------------------------------------------------------- xlwings metadata
 
 
+def test_a_raw_orders_range_is_converted_as_a_dataframe_argument_with_errors_as_text():
+    assert excel.ORDERS_OPTIONS == {
+        "convert": pd.DataFrame,
+        "index": False,
+        "header": True,
+        "err_to_str": True,
+    }
+
+
 def test_every_formula_is_registered_with_category_help_and_defaults(udfs: Any) -> None:
     optionals = {
         "TOP_SPENDERS": {"top_share": DEFAULTS.top_share, "as_of": None},
@@ -348,12 +357,8 @@ def test_every_formula_is_registered_with_category_help_and_defaults(udfs: Any) 
         assert info["ret"]["doc"] and len(info["ret"]["doc"]) <= 255, name  # wizard help
         orders, *rest = info["args"]
         assert orders["name"] == "orders" and "optional" not in orders
-        assert orders["options"] == {
-            "convert": pd.DataFrame,
-            "index": False,
-            "header": True,
-            "err_to_str": True,
-        }
+        # The range arrives raw; xlwings' DataFrame conversion runs on a cache miss only.
+        assert orders["options"] == {"convert": "raw"}
         for arg in info["args"]:
             assert arg["doc"] and not arg["doc"].startswith("Positional"), (name, arg["name"])
         assert {a["name"]: a["optional"] for a in rest if "optional" in a} == optionals[name]

@@ -197,12 +197,27 @@ class SegmentsCache:
         self._lock = threading.RLock()
         self._normalized = self._built = self._hits = 0
 
-    def segments(self, frame: pd.DataFrame, settings: Settings = DEFAULTS) -> Segments:
-        """The segments of an orders range, built once per content and settings."""
-        key = content_key(frame)
+    def segments(self, orders: Any, settings: Settings = DEFAULTS) -> Segments:
+        """The segments of an orders range, built once per content and settings.
+
+        `orders` is the range as xlwings hands it over unconverted (rows of values), or a
+        DataFrame. Raw rows are hashed as they are and converted to a DataFrame by xlwings'
+        own conversion code only on a miss, so a cache hit skips that conversion too.
+        """
+        if isinstance(orders, pd.DataFrame):
+            key = content_key(orders)
+
+            def frame() -> pd.DataFrame:
+                return excel_frame(orders)
+        else:
+            key = raw_key(orders)
+
+            def frame() -> pd.DataFrame:
+                return excel_frame(frame_from_raw(orders))
+
         if key is None:
             return build_segments(
-                normalize_orders(excel_frame(frame), settings, locator=RANGE_LOCATOR), settings
+                normalize_orders(frame(), settings, locator=RANGE_LOCATOR), settings
             )
         with self._lock:
             segments_key = (key, settings_key(settings))
@@ -211,17 +226,17 @@ class SegmentsCache:
                 self._hits += 1
                 return _result(cached)
             orders_key = (key, settings_key(settings, READING_SETTINGS))
-            orders = self._get(self._orders, orders_key)
-            if orders is None:
+            normalized = self._get(self._orders, orders_key)
+            if normalized is None:
                 self._normalized += 1
-                orders = _attempt(
-                    lambda: normalize_orders(excel_frame(frame), settings, locator=RANGE_LOCATOR)
+                normalized = _attempt(
+                    lambda: normalize_orders(frame(), settings, locator=RANGE_LOCATOR)
                 )
-                self._put(self._orders, orders_key, orders)
-            if isinstance(orders, SegmentsError):
-                self._put(self._segments, segments_key, orders)
-                return _result(orders)
-            built_from = orders
+                self._put(self._orders, orders_key, normalized)
+            if isinstance(normalized, SegmentsError):
+                self._put(self._segments, segments_key, normalized)
+                return _result(normalized)
+            built_from = normalized
             self._built += 1
             segments = _attempt(lambda: build_segments(built_from, settings))
             self._put(self._segments, segments_key, segments)
@@ -307,9 +322,43 @@ def excel_frame(frame: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- arguments
 
 
-def orders_frame(orders: Any) -> pd.DataFrame:
-    """The orders argument as a DataFrame (xlwings gives one; anything else is refused)."""
-    if isinstance(orders, pd.DataFrame):
+# How the formulas read an orders range: a DataFrame with a header row, Excel errors as text
+# ("#N/A"), so an error cell is named in a message rather than read as a blank.
+ORDERS_OPTIONS: dict[str, Any] = {
+    "convert": pd.DataFrame,
+    "index": False,
+    "header": True,
+    "err_to_str": True,
+}
+
+
+def raw_key(rows: Any) -> Hashable | None:
+    """A key for a raw orders range (rows of cell values) from Python's own tuple hash.
+
+    Hashing the rows runs in C (about 0.05 s for 100,000 x 8 cells) where pickling them
+    costs ten times more. Python treats TRUE and 1 as equal, so a cell changed from one to
+    the other alone keeps the earlier result; neither is a valid orders value in any column.
+    """
+    try:
+        if not isinstance(rows, tuple):
+            rows = tuple(tuple(r) if isinstance(r, (list, tuple)) else r for r in rows)
+        return ("raw", len(rows), hash(rows))
+    except TypeError:  # an unhashable value: just do not cache
+        return None
+
+
+def frame_from_raw(rows: Any) -> pd.DataFrame:
+    """A raw orders range converted exactly as an `@xw.arg(pd.DataFrame, ...)` argument is."""
+    if not isinstance(rows, (list, tuple)):
+        raise ArgumentError(
+            "the first argument must be the orders range with its header row, e.g. Orders[#All]"
+        )
+    return xw.conversion.read(None, rows, dict(ORDERS_OPTIONS))
+
+
+def orders_frame(orders: Any) -> Any:
+    """The orders argument: raw rows from xlwings, or a DataFrame (from Python callers)."""
+    if isinstance(orders, (pd.DataFrame, list, tuple)):
         return orders
     raise ArgumentError(
         "the first argument must be the orders range with its header row, e.g. Orders[#All]"

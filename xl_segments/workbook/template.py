@@ -73,17 +73,21 @@ _HOW_TO = (
     ("1. Paste or export your orders into the Orders table (sheet Orders). One row per order; "
      "refunds as negative amounts. Replace the example rows.", ""),
     ("2. Adjust the Settings sheet if you like (every setting has a description).", ""),
-    ("3. Refresh: in a terminal run  xl-segments refresh THIS_FILE.xlsx --out lists.xlsx  (or use "
-     "the Segments ribbon buttons in Excel). The list sheets below are replaced by new ones.", ""),
-    ("4. Or use the formulas directly in any cell, for example =TOP_SPENDERS(Orders[#All]) spills "
-     "a ranked table; the other lists have formulas of their own (see the README).", ""),
+    ("3. Refresh: in a terminal run  xl-segments refresh THIS_FILE.xlsx --out lists.xlsx  (or "
+     "click Refresh all lists on the xl-segments ribbon tab in Excel). The list sheets are "
+     "replaced by new ones; your other sheets are left as they are.", ""),
+    ("4. Or use the formulas in any cell: =TOP_SPENDERS(Orders[#All]), =PARETO(Orders[#All]), "
+     "=CHANNEL_PERFORMANCE(Orders[#All]), =REPEAT_CUSTOMERS(Orders[#All]), "
+     "=CHURN_RISK(Orders[#All]), =MONTHLY_CHURN(Orders[#All]), "
+     "=AVG_DAYS_BETWEEN_PURCHASES(Orders[#All]), =CUSTOMER_LTV(Orders[#All], \"C000001\").", ""),
     ("", ""),
     ("The lists", "title"),
     ("Summary: customers, revenue, the Pareto point (how few customers bring most revenue), the "
      "store's typical days between purchases, customers at risk and last month's churn, and the "
      "settings used.", ""),
-    ("Top Spenders: customers ranked by lifetime value (net of refunds); the top share is "
-     "flagged. Use it for VIP offers.", ""),
+    ("Top Spenders: your best customers by lifetime value (net of refunds): the top share set "
+     "in Settings (20% by default). Rank is among all customers, so a gap in the ranks is a "
+     "customer left out for consent. Use it for VIP offers.", ""),
     ("Channel Performance: each acquisition channel (the channel of a customer's first order) "
      "with customers, revenue per customer, repeat rate and average order value; the top "
      "channels are flagged.", ""),
@@ -91,8 +95,9 @@ _HOW_TO = (
      "channel named in Settings).", ""),
     ("Churn Risk: customers whose silence is longer than their usual gap between purchases "
      "times the at-risk multiplier, with how overdue they are. Lapsed customers are marked.", ""),
-    ("Monthly Churn: for each month, active customers at the start, how many lapsed during the "
-     "month, and the churn rate.", ""),
+    ("Monthly Churn: for each month, customers active at the start, new, returning, "
+     "reactivated and churned customers (no purchase within the churn window), and the churn "
+     "rate (churned / active at the start).", ""),
     ("", ""),
     ("Consent and privacy", "title"),
     ("Customers whose Accepts Marketing is No, and addresses on the Suppression sheet, are left "

@@ -110,6 +110,7 @@ _MACRO_CALL = re.compile(
 
 # Fixed zip entry time: the earliest DOS date, so builds do not depend on the clock.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_DOS_ARCHIVE = 0x20
 
 
 class AddinError(SegmentsError):
@@ -700,8 +701,10 @@ def _zip(parts: Mapping[str, bytes]) -> bytes:
         for name, data in parts.items():
             info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 0  # MS-DOS, as Excel writes: no Unix permission bits
-            info.external_attr = 0
+            # Made by MS-DOS with the archive attribute, as Windows tools write entries:
+            # no Unix permission bits. (zipfile replaces an attribute of 0 by rw-------.)
+            info.create_system = 0
+            info.external_attr = _DOS_ARCHIVE
             package.writestr(info, data)
     return buffer.getvalue()
 

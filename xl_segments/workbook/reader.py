@@ -9,7 +9,6 @@ normalizer can name the cell of any bad value.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import html
@@ -161,24 +160,21 @@ def read_settings(path: Path) -> dict[str, object]:
     suffix = _check_path(path)
     if suffix not in _OPENXML_SUFFIXES:
         return {}
-    _inspect_package(path, suffix)
+    package = _inspect_package(path, suffix)
+    wanted = {spec.cell_name.casefold(): spec.name for spec in SETTING_SPECS}
+    cells: dict[str, dict[str, tuple[int, int]]] = {}
+    for name, (sheet_name, row, column) in _defined_cells(path, package).items():
+        setting = wanted.get(name.casefold())
+        if setting is not None:
+            cells.setdefault(sheet_name, {})[setting] = (row, column)
     values: dict[str, object] = {}
-    with _openpyxl_read_only(path) as book:
-        wanted = {spec.cell_name.casefold(): spec.name for spec in SETTING_SPECS}
-        cells: dict[str, dict[str, str]] = {}
-        for name, defined in book.defined_names.items():
-            setting = wanted.get(name.casefold())
-            if setting is None:
-                continue
-            for sheet_name, ref in defined.destinations:
-                cells.setdefault(sheet_name, {})[setting] = ref.replace("$", "").split(":")[0]
-                break
-        for sheet_name, refs in cells.items():
-            if sheet_name not in book.sheetnames:
-                continue
-            worksheet = book[sheet_name]
-            for setting, ref in refs.items():
-                values[setting] = worksheet[ref].value
+    for sheet_name, refs in cells.items():
+        if sheet_name not in (package.sheet_parts or {}):
+            continue
+        rows = _sheet_values(path, sheet_name)
+        for setting, (row, column) in refs.items():
+            inside = row - 1 < len(rows) and column - 1 < len(rows[row - 1])
+            values[setting] = rows[row - 1][column - 1] if inside else None
     return values
 
 
@@ -188,21 +184,73 @@ def read_suppression(path: Path) -> list[str]:
     suffix = _check_path(path)
     if suffix not in _OPENXML_SUFFIXES:
         return []
-    _inspect_package(path, suffix)
+    package = _inspect_package(path, suffix)
+    sheet_name = _find_name(SUPPRESSION_SHEET, list(package.sheet_parts or {}))
+    if sheet_name is None:
+        return []
     emails: list[str] = []
-    with _openpyxl_read_only(path) as book:
-        sheet_name = _find_name(SUPPRESSION_SHEET, book.sheetnames)
-        if sheet_name is None:
-            return []
-        for (value,) in book[sheet_name].iter_rows(min_col=1, max_col=1, values_only=True):
-            if not isinstance(value, str) or not value.strip():
-                continue
-            text = value.strip()
-            # The header cell (Email, E-mail...) is not an address.
-            if "@" not in text and text.casefold().replace("-", "") in ("email", "emails"):
-                continue
-            emails.append(text)
+    for row in _sheet_values(path, sheet_name):
+        value = row[0] if row else None
+        if not isinstance(value, str) or not value.strip():
+            continue
+        text = value.strip()
+        # The header cell (Email, E-mail...) is not an address.
+        if "@" not in text and text.casefold().replace("-", "") in ("email", "emails"):
+            continue
+        emails.append(text)
     return emails
+
+
+_DEFINED_REF = re.compile(r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)")
+
+
+def _defined_cells(path: Path, package: _Package) -> dict[str, tuple[str, int, int]]:
+    """Workbook-level defined names that point at one cell: name -> (sheet, row, column)."""
+    with zipfile.ZipFile(path) as archive:
+        book = _parse_part(path, archive, package.book_part)
+    found: dict[str, tuple[str, int, int]] = {}
+    if book is None:
+        return found
+    for element in book.iter(f"{{{_NS_MAIN}}}definedName"):
+        if element.get("localSheetId") is not None:
+            continue
+        match = _DEFINED_REF.match((element.text or "").strip())
+        if match is None:
+            continue
+        quoted, plain, letters, row = match.groups()
+        sheet = quoted.replace("''", "'") if quoted is not None else plain
+        found[element.get("name", "")] = (sheet, int(row), column_number(letters))
+    return found
+
+
+def _sheet_values(path: Path, sheet: str) -> list[list[object]]:
+    """Every cell of one small sheet (Settings, Suppression) as openpyxl would give it.
+
+    python-calamine reads one sheet without building Python objects for the shared strings of
+    the whole workbook, which openpyxl does: seconds per 100,000 strings of a big Orders sheet.
+    """
+    import python_calamine
+
+    try:
+        book = python_calamine.CalamineWorkbook.from_path(str(path))
+        rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    except Exception as exc:
+        raise WorkbookError(
+            f"{path.name} cannot be read as a workbook ({type(exc).__name__}: {exc}). "
+            "Open it in Excel and save it again."
+        ) from None
+    out: list[list[object]] = []
+    for row in rows:
+        values: list[object] = []
+        for value in row:
+            if isinstance(value, str) and value == "":
+                values.append(None)
+            elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+                values.append(dt.datetime(value.year, value.month, value.day))
+            else:
+                values.append(value)
+        out.append(values)
+    return out
 
 
 # --- checks before anything is loaded -------------------------------------------------------
@@ -241,6 +289,7 @@ class _Package:
     date_system_1904: bool = False
     sheet_parts: dict[str, str] | None = None  # sheet name -> part name (xlsx/xlsm only)
     tables: tuple[_Table, ...] = ()
+    book_part: str = "xl/workbook.xml"
 
 
 def _inspect_package(path: Path, suffix: str) -> _Package:
@@ -378,7 +427,7 @@ def _read_structure(path: Path, archive: zipfile.ZipFile) -> _Package:
                     totals_rows=int(table.get("totalsRowCount", "0")),
                 )
             )
-    return _Package(date1904, sheet_parts, tuple(tables))
+    return _Package(date1904, sheet_parts, tuple(tables), book_part)
 
 
 # --- choosing and reading the table ---------------------------------------------------------
@@ -797,25 +846,6 @@ def _scan_other_sheet(path: Path, reader: fastexcel.ExcelReader, target: _Target
         n_rows=None,
         headers=tuple(header[first : last + 1]),
     )
-
-
-@contextlib.contextmanager
-def _openpyxl_read_only(path: Path) -> Iterator[Any]:
-    import openpyxl
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
-    except Exception as exc:
-        raise WorkbookError(
-            f"{path.name} cannot be read as a workbook ({type(exc).__name__}: {exc}). "
-            "Open it in Excel and save it again."
-        ) from None
-    try:
-        yield book
-    finally:
-        book.close()
 
 
 # --- CSV and text files ---------------------------------------------------------------------

@@ -218,11 +218,6 @@ def test_the_months_before_the_as_of_month_are_complete(history):
     assert list(history["complete"])[:3] == [True, True, True]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="monthly_churn marks the as-of month complete even when the as-of day is not its "
-    "last day (next_starts ends with as_of_day + 1)",
-)
 def test_the_as_of_month_is_incomplete_unless_the_as_of_day_ends_it(history):
     # As of 25 April: April is not complete.
     assert not history["complete"].iloc[-1]

@@ -67,6 +67,7 @@ HERE = Path(__file__).parent
 ADDIN_NAME = "XLSegments.xlam"
 VBA_PROJECT_NAME = "XLSegments"
 RIBBON_MODULE = "XLSegmentsRibbon"
+DISPATCH_CALLBACK = "XLSegmentsAction"  # the Sub every button's onAction names
 UDF_MODULE = "udfs"
 UDF_WRAPPER_MODULE = "xlwings_udfs"  # the module name xlwings' "Import Functions" uses
 MACROS_MODULE = "xl_segments.macros"
@@ -94,8 +95,7 @@ CT_VBA_PROJECT = "application/vnd.ms-office.vbaProject"
 # is one too; so are these.
 _CALLBACK_ATTRIBUTES = frozenset({"onAction", "onChange", "onLoad", "loadImage"})
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")  # an xsd:ID (NCName), ASCII
-_MAX_TEXT = 1024  # ST_String / ST_LongString limits of the labels and tips we use
-_MAX_SUPERTIP = 1024
+_MAX_TEXT = 1024  # [MS-CUSTOMUI] ST_String: the limit of labels, screentips and supertips
 
 _PROCEDURE = re.compile(
     r"^[ \t]*(?:(Public|Private|Friend)[ \t]+)?(?:Static[ \t]+)?(Sub|Function)[ \t]+"
@@ -371,11 +371,9 @@ def _check_ribbon(controls: Sequence[RibbonControl]) -> list[str]:
                 f"ribbon id {control.id!r} is used twice ({seen[control.id]}, {control.tag})"
             )
         seen.setdefault(control.id, control.tag)
-        for attribute in ("label", "screentip"):
+        for attribute in ("label", "screentip", "supertip"):
             if len(control.attributes.get(attribute, "")) > _MAX_TEXT:
                 problems.append(f"ribbon {control.id}: {attribute} is over {_MAX_TEXT} characters")
-        if len(control.attributes.get("supertip", "")) > _MAX_SUPERTIP:
-            problems.append(f"ribbon {control.id}: supertip is over {_MAX_SUPERTIP} characters")
         keytip = control.attributes.get("keytip")
         if keytip is not None and not re.fullmatch(r"\S{1,3}", keytip):
             problems.append(f"ribbon {control.id}: keytip must be 1 to 3 characters")
@@ -430,7 +428,9 @@ def _check_dispatch(
         for line in rejected
     ]
     dispatched = [
-        c for c in controls if c.attributes.get("onAction", "").endswith(".XLSegmentsAction")
+        c
+        for c in controls
+        if c.attributes.get("onAction", "").rpartition(".")[2].lower() == DISPATCH_CALLBACK.lower()
     ]
     for control in dispatched:
         if control.id not in table:

@@ -170,6 +170,7 @@ class ColumnMatch:
     headers: Mapping[str, str]  # field -> the user's header, as written
     positions: Mapping[str, int]  # field -> 0-based column position in the table
     dialect: str  # "shopify" or "generic"
+    notes: tuple[str, ...] = ()  # choices made between several matching headers
 
     def has(self, field: str) -> bool:
         return field in self.headers
@@ -209,6 +210,7 @@ def match_columns(
     headers_out: dict[str, str] = {}
     positions_out: dict[str, int] = {}
     taken: set[int] = set()
+    passed_over: dict[str, list[str]] = {}
 
     for field, user_header in mapping.items():
         matches = [i for i, h in enumerate(shown) if h == user_header]
@@ -243,6 +245,13 @@ def match_columns(
             headers_out[field] = shown[candidates[0]]
             positions_out[field] = candidates[0]
             taken.add(candidates[0])
+            if field in REQUIRED_FIELDS:
+                later = aliases[field][aliases[field].index(alias) + 1 :]
+                others = [
+                    shown[p] for a in later for p in positions_by_key.get(a, []) if p not in taken
+                ]
+                if others:
+                    passed_over[field] = others
             break
 
     for field in REQUIRED_FIELDS:
@@ -255,4 +264,9 @@ def match_columns(
         raise MissingColumnError(
             f'No customer column: add a "Customer ID" or "Email" column (found: {found_text}).'
         )
-    return ColumnMatch(headers_out, positions_out, dialect)
+    notes = tuple(
+        f'Both "{headers_out[field]}" and "{others[0]}" look like the {FIELD_LABELS[field]} '
+        f'column; using "{headers_out[field]}". Give a column mapping to use the other.'
+        for field, others in passed_over.items()
+    )
+    return ColumnMatch(headers_out, positions_out, dialect, notes)

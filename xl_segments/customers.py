@@ -202,13 +202,21 @@ def _pick(
     counts = np.bincount(owner, minlength=n)
     single = counts[owner] == 1
     values = frame[column]
-    result = pd.Series(pd.NA, index=pd.RangeIndex(n), dtype=values.dtype
-                       if isinstance(values.dtype, pd.StringDtype) else object)
+    result = pd.Series(
+        pd.NA,
+        index=pd.RangeIndex(n),
+        dtype=values.dtype if isinstance(values.dtype, pd.StringDtype) else object,
+    )
     result.iloc[owner[single]] = values.iloc[rows[single]].to_numpy()
     tied = rows[~single]
     if len(tied):
         subset = frame.iloc[tied][list(dict.fromkeys([*by, column]))].assign(code=codes[tied])
-        subset = subset.sort_values(["code", *by], kind="stable", na_position="last")
+        keys = ["code", *by]
+        if "order_id" in by:
+            # Order ids that are numbers compare as numbers: order 9 comes before order 10.
+            subset["order_number"] = pd.to_numeric(subset["order_id"], errors="coerce")
+            keys.insert(keys.index("order_id"), "order_number")
+        subset = subset.sort_values(keys, kind="stable", na_position="last")
         first = subset.drop_duplicates("code", keep="first")
         result.iloc[first["code"].to_numpy()] = first[column].to_numpy()
     return result

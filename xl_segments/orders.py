@@ -195,7 +195,7 @@ def normalize_orders(
     frame.columns = pd.RangeIndex(len(headers))
     frame.index = pd.RangeIndex(len(frame))
     _refuse_duplicate_headers(headers, match)
-    notes: list[str] = []
+    notes: list[str] = list(match.notes)
 
     # Blank rows are skipped; exact duplicate rows are dropped and counted.
     blank_row = _blank_rows(frame)

@@ -218,6 +218,9 @@ def check_timezone(name: str) -> ZoneInfo:
 def serials_to_datetimes(serials: pd.Series, date_system_1904: bool) -> pd.Series:
     """Excel serial day numbers to datetimes (1900 system with its 1900-02-29 quirk, or 1904)."""
     days = serials.astype("float64")
+    # Numbers far from any date (an amount pasted into the date column, a COM error code)
+    # become missing here and are reported as "not a date" by the caller.
+    days = days.where((days > -1_000_000) & (days < 3_000_000))
     if date_system_1904:
         base = pd.Series(pd.Timestamp("1904-01-01"), index=serials.index)
     else:
@@ -248,19 +251,20 @@ def parse_dates(
     n = len(column)
     empty_error = np.zeros(n, dtype=bool)
     if isinstance(column.dtype, pd.DatetimeTZDtype):
-        return Parsed(_to_naive(column, zone), blank, empty_error, np.zeros(n, dtype=bool))
+        values = _to_naive(column, zone)
+        return Parsed(values, blank, empty_error, _implausible(values) & ~blank)
     if pd.api.types.is_datetime64_dtype(column.dtype):
         values = column.astype("datetime64[ns]")
         return Parsed(values, blank, empty_error, _implausible(values) & ~blank)
     if pd.api.types.is_bool_dtype(column.dtype):
         return Parsed(pd.Series(pd.NaT, index=column.index), blank, empty_error, ~blank)
     if pd.api.types.is_numeric_dtype(column.dtype):
-        numbers = column.astype("float64")
-        finite = np.isfinite(numbers.to_numpy())
-        values = serials_to_datetimes(numbers.where(finite, 0.0), date_system_1904)
-        values = values.where(finite)
-        bad = (~finite | _implausible(values)) & ~blank
-        return Parsed(values.where(~bad), blank, empty_error, bad)
+        # A whole-number column can carry Excel's COM error codes (#N/A = -2146826246).
+        error = excel_error_mask(column)
+        numbers = column.astype("float64").mask(error)
+        values = serials_to_datetimes(numbers, date_system_1904)
+        bad = (values.isna().to_numpy() | _implausible(values)) & ~blank & ~error
+        return Parsed(values.where(~bad), blank, error, bad)
 
     error = excel_error_mask(column)
     out = pd.Series(pd.NaT, index=column.index, dtype="datetime64[ns]")

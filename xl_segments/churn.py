@@ -127,7 +127,9 @@ def monthly_churn(purchase_days: pd.DataFrame, as_of: pd.Timestamp, window: floa
         )
 
     month_of_pair = np.searchsorted(start_days, day, side="right") - 1
-    repeat_pairs = sorted_unique(month_of_pair[same_prev].astype("int64") * (1 << 32) + code[same_prev])
+    repeat_pairs = sorted_unique(
+        month_of_pair[same_prev].astype("int64") * (1 << 32) + code[same_prev]
+    )
     returning = np.bincount((repeat_pairs >> 32).astype("int64"), minlength=len(starts))
 
     active_start = active_at_end_of(start_days - 1)

@@ -85,7 +85,9 @@ def _print_summary(result: Any) -> None:
             stdout.print(f"  {sheet_table.sheet}: skipped")
             continue
         left = segments.left_out.get(sheet_table.sheet)
-        extra = f" ({left.total:,} left out: no consent or suppressed)" if left and left.total else ""
+        extra = (
+            f" ({left.total:,} left out: no consent or suppressed)" if left and left.total else ""
+        )
         stdout.print(f"  {sheet_table.sheet}: {len(sheet_table.frame):,} rows{extra}")
     for path in result.csv_files:
         stdout.print(f"  CSV: {path}")
@@ -127,10 +129,18 @@ SETTING_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--top-share", "top_share", str, "Share of customers listed as top spenders, e.g. 20%."),
     ("--revenue-share", "revenue_share", str, "Revenue share of the Pareto point, e.g. 80%."),
     ("--top-channels", "top_channels", int, "How many channels are flagged top."),
-    ("--min-channel-customers", "min_channel_customers", int,
-     "Smallest channel (customers) that is ranked."),
-    ("--rank-channels-by", "rank_channels_by", click.Choice(CHANNEL_METRICS),
-     "The figure channels are ranked by."),
+    (
+        "--min-channel-customers",
+        "min_channel_customers",
+        int,
+        "Smallest channel (customers) that is ranked.",
+    ),
+    (
+        "--rank-channels-by",
+        "rank_channels_by",
+        click.Choice(CHANNEL_METRICS),
+        "The figure channels are ranked by.",
+    ),
     ("--repeat-channel", "repeat_channel", str, "List repeat customers of this channel only."),
     ("--churn-multiplier", "churn_multiplier", float, "At risk past expected gap x this."),
     ("--lapsed-multiplier", "lapsed_multiplier", float, "Lapsed past expected gap x this."),
@@ -148,18 +158,40 @@ def _setting_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 @main.command()
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("--out", "output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="The workbook to write (.xlsx, or .xlsm for a macro workbook).")
+@click.option(
+    "--out",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The workbook to write (.xlsx, or .xlsm for a macro workbook).",
+)
 @click.option("--sheet", default=None, help="Read orders from this sheet instead of Orders.")
-@click.option("--csv-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also write each contact list as a CSV file into this folder.")
+@click.option(
+    "--csv-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write each contact list as a CSV file into this folder.",
+)
 @click.option("--in-place", is_flag=True, help="Allow --out to be the input file.")
-@click.option("--include-non-consenting", is_flag=True, default=None,
-              help="Also list customers who did not accept marketing.")
-@click.option("--decimal-comma", is_flag=True, default=None,
-              help="Text amounts use a decimal comma (1.234,50).")
-@click.option("--suppress", "suppress_file", type=click.Path(exists=True, dir_okay=False,
-              path_type=Path), default=None, help="A text file of emails never to list.")
+@click.option(
+    "--include-non-consenting",
+    is_flag=True,
+    default=None,
+    help="Also list customers who did not accept marketing.",
+)
+@click.option(
+    "--decimal-comma",
+    is_flag=True,
+    default=None,
+    help="Text amounts use a decimal comma (1.234,50).",
+)
+@click.option(
+    "--suppress",
+    "suppress_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A text file of emails never to list.",
+)
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @_setting_options
 def refresh(
@@ -199,8 +231,12 @@ def refresh(
 
 
 @main.command("excel-config")
-@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to write xlwings.conf (default: your ~/.xlwings folder).")
+@click.option(
+    "--folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write xlwings.conf (default: your ~/.xlwings folder).",
+)
 def excel_config(folder: Path | None) -> None:
     """Write the xlwings.conf that registers the xl-segments formulas with Excel."""
     from xl_segments.excel_setup import default_config_folder, write_xlwings_conf

@@ -200,9 +200,7 @@ def normalize_orders(
     # Blank rows are skipped; exact duplicate rows are dropped and counted.
     blank_row = _blank_rows(frame)
     frame = frame[~blank_row]
-    duplicated = _duplicated_rows(
-        frame, [match.positions["order_date"], match.positions["amount"]]
-    )
+    duplicated = _duplicated_rows(frame, [match.positions["order_date"], match.positions["amount"]])
     frame = frame[~duplicated]
     if frame.empty:
         raise EmptyOrdersError(
@@ -222,9 +220,7 @@ def normalize_orders(
         where = locator.cell(first, match.positions[field_name])
         more = len(positions) - 1
         extra = f" ({more} more row{'s' if more != 1 else ''} in this column too)" if more else ""
-        raise BadValueError(
-            f"{_place(where, match.label(field_name))}: {problem}{extra}." + hint
-        )
+        raise BadValueError(f"{_place(where, match.label(field_name))}: {problem}{extra}." + hint)
 
     def check(field_name: str, parsed: Parsed, what: str, show_value: bool = True) -> None:
         if parsed.error.any():
@@ -299,9 +295,7 @@ def normalize_orders(
     else:
         rows["consent"] = None
     rows["status"] = (
-        clean_text(col("financial_status")).str.lower()
-        if match.has("financial_status")
-        else None
+        clean_text(col("financial_status")).str.lower() if match.has("financial_status") else None
     )
     if match.has("refunded_amount"):
         refunded = parse_amounts(col("refunded_amount"), decimal_comma=settings.decimal_comma)

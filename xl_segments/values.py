@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from decimal import Decimal
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

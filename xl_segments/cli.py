@@ -248,6 +248,11 @@ def excel_config(folder: Path | None) -> None:
     stdout.print(f"[bold green]Wrote[/] {path}")
 
 
+from xl_segments.addin.cli import addin  # noqa: E402  (the add-in commands live with the add-in)
+
+main.add_command(addin)
+
+
 def run() -> None:
     """Entry point that never shows a traceback for our own errors."""
     main(prog_name="xl-segments")

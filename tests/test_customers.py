@@ -128,10 +128,6 @@ def test_the_acquisition_channel_tie_is_broken_by_the_smallest_order_id():
     assert customer_table(raw).loc["eve", "acquisition_channel"] == "Web"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='numeric order ids are compared as text, so "10" counts as smaller than "9"',
-)
 def test_the_smallest_order_id_is_compared_as_a_number_when_ids_are_numbers():
     raw = table(
         [

@@ -17,6 +17,7 @@ import posixpath
 import re
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,14 @@ _RATIO_APPLIES_ABOVE = 16 * 1024**2
 # calamine allocates one slot per cell of the rectangle spanned by the used cells, so one
 # value in XFD1048576 costs 17 billion slots and aborts the process: refuse large rectangles.
 MAX_SHEET_CELLS = 50_000_000
+EXCEL_ROWS = 1_048_576
+EXCEL_COLUMNS = 16_384
+# What reading a damaged zip member can raise: a bad deflate stream, a CRC mismatch, a member
+# listed but missing, a short read.
+_ZIP_DAMAGE = (KeyError, zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError)
+# Excel never writes a document type declaration; one in a part is how entity bombs start.
+_DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)")
+_XML_HEAD_BYTES = 64 * 1024
 MAX_TEXT_BYTES = 2 * 1024**3
 
 _OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -318,6 +327,7 @@ def _inspect_package(path: Path, suffix: str) -> _Package:
         ) from None
     with archive:
         _check_sizes(path, archive)
+        _check_declarations(path, archive)
         if suffix not in _OPENXML_SUFFIXES:
             return _Package()
         return _read_structure(path, archive)
@@ -348,6 +358,31 @@ def _check_sizes(path: Path, archive: zipfile.ZipFile) -> None:
             f"(the limit is {MAX_UNCOMPRESSED_BYTES / 1024**3:,.0f} GB). "
             "Export the orders as CSV instead."
         )
+
+
+def _check_declarations(path: Path, archive: zipfile.ZipFile) -> None:
+    """Refuse a package any of whose XML parts declares a DTD or entities (billion laughs)."""
+    for info in archive.infolist():
+        if not info.filename.lower().endswith((".xml", ".rels", ".vml")):
+            continue
+        try:
+            with archive.open(info) as stream:
+                head = stream.read(_XML_HEAD_BYTES)
+        except _ZIP_DAMAGE:
+            raise _damaged(path, info.filename) from None
+        if _DTD.search(head):
+            raise WorkbookError(
+                f"{path.name} is refused: its part {info.filename} declares XML entities, "
+                "which workbooks saved by Excel never do (it looks like an entity bomb). Open "
+                "it in Excel and save it again."
+            )
+
+
+def _damaged(path: Path, part: str) -> WorkbookError:
+    return WorkbookError(
+        f"{path.name} is damaged: its part {part} cannot be unpacked. Open it in Excel and "
+        "save it again, or export the orders as CSV."
+    )
 
 
 def _parse_part(path: Path, archive: zipfile.ZipFile, part: str) -> Any:
@@ -662,29 +697,16 @@ def _scan_openxml_sheet(path: Path, part: str, target: _Target) -> _Layout:
     sheet whose used range would not fit in memory.
     """
     table = target.table
-    header: tuple[int, dict[int, tuple[bytes, bytes]]] | None = None
-    last_row = 0
-    widest = 0
-    wide_valued_cell = last_row_start = None
-    with zipfile.ZipFile(path) as archive, archive.open(part) as stream:
-        for chunk in _chunks(stream):
-            if wide_valued_cell is None or last_row_start is None:
-                # Patterns starting with a literal (namespace prefix included) scan at C speed.
-                found = _SHEET_DATA.search(chunk)
-                prefix = re.escape(found.group(1) or b"") if found else b""
-                wide_valued_cell = re.compile(
-                    b"<" + prefix + rb'c r="([A-Z]{2,3})\d+"(?:[^>]*[^/>])?>'
-                )
-                last_row_start = re.compile(b"<" + prefix + rb'row r="(\d+)"')
-            if header is None and table is None:
-                header = _first_valued_row(chunk)
-            for match in wide_valued_cell.finditer(chunk):
-                widest = max(widest, column_number(match.group(1).decode()))
-            rows = list(last_row_start.finditer(chunk[-4096:])) or list(
-                last_row_start.finditer(chunk)
-            )
-            if rows:
-                last_row = max(last_row, int(rows[-1].group(1)))
+    try:
+        header, last_row, widest = _scan_chunks(path, part, want_header=table is None)
+    except _ZIP_DAMAGE:
+        raise _damaged(path, part) from None
+    if last_row > EXCEL_ROWS or widest > EXCEL_COLUMNS:
+        raise WorkbookError(
+            f"{path.name}, sheet {target.sheet!r}: the sheet has cells beyond Excel's last row "
+            f"or column (row {last_row:,}), so the file is damaged or was not made by a "
+            "spreadsheet program. Open it in Excel and save it again."
+        )
     if table is not None:
         first_col, last_col = table.first_col, table.last_col
         header_row = table.first_row
@@ -710,6 +732,37 @@ def _scan_openxml_sheet(path: Path, part: str, target: _Target) -> _Layout:
             "orders (or copy the orders to a new workbook) and try again."
         )
     return _Layout(header_row, first_col, last_col, n_rows, headers)
+
+
+_HeaderCells = tuple[int, dict[int, tuple[bytes, bytes]]]
+
+
+def _scan_chunks(path: Path, part: str, want_header: bool) -> tuple[_HeaderCells | None, int, int]:
+    """(first valued row if wanted, last row number, widest valued column) of a sheet part."""
+    header: _HeaderCells | None = None
+    last_row = 0
+    widest = 0
+    wide_valued_cell = last_row_start = None
+    with zipfile.ZipFile(path) as archive, archive.open(part) as stream:
+        for chunk in _chunks(stream):
+            if wide_valued_cell is None or last_row_start is None:
+                # Patterns starting with a literal (namespace prefix included) scan at C speed.
+                found = _SHEET_DATA.search(chunk)
+                prefix = re.escape(found.group(1) or b"") if found else b""
+                wide_valued_cell = re.compile(
+                    b"<" + prefix + rb'c r="([A-Z]{2,3})\d+"(?:[^>]*[^/>])?>'
+                )
+                last_row_start = re.compile(b"<" + prefix + rb'row r="(\d+)"')
+            if header is None and want_header:
+                header = _first_valued_row(chunk)
+            for match in wide_valued_cell.finditer(chunk):
+                widest = max(widest, column_number(match.group(1).decode()))
+            rows = list(last_row_start.finditer(chunk[-4096:])) or list(
+                last_row_start.finditer(chunk)
+            )
+            if rows:
+                last_row = max(last_row, int(rows[-1].group(1)))
+    return header, last_row, widest
 
 
 def _chunks(stream: Any) -> Iterator[bytes]:
@@ -784,6 +837,19 @@ def _xml_text(raw: bytes) -> str:
 
 def _shared_strings(path: Path, wanted: dict[int, int]) -> dict[int, str]:
     """Texts of a few shared strings, streaming the table only as far as the last one needed."""
+    try:
+        return _stream_shared_strings(path, wanted)
+    except _ZIP_DAMAGE:
+        raise _damaged(path, "xl/sharedStrings.xml") from None
+    except Exception:
+        # defusedxml refuses entity declarations; anything else unparsable is damage.
+        raise WorkbookError(
+            f"{path.name} is damaged or unsafe: its part xl/sharedStrings.xml is not valid "
+            "workbook XML. Open it in Excel and save it again."
+        ) from None
+
+
+def _stream_shared_strings(path: Path, wanted: dict[int, int]) -> dict[int, str]:
     found: dict[int, str] = {}
     with zipfile.ZipFile(path) as archive:
         name = next((n for n in archive.namelist() if n.lower() == "xl/sharedstrings.xml"), None)

@@ -450,6 +450,14 @@ def cases() -> dict[str, tuple[bytes, dict[str, Any]]]:
         ["Orders", "E4", "Order Date"],
     )
     error(
+        "dates_serial_beyond_year_2262.xlsx",
+        _book(_with(rows, "Order Date", [D(2024, 1, 5), Num(2_958_465.0)])),
+        "a serial for 9999-12-31 is outside 1970-2100 and should be refused by cell",
+        ["Orders", "E3", "Order Date"],
+        xfail="BUG: values.serials_to_datetimes raises pandas OutOfBoundsTimedelta (a "
+        "traceback on the command line) for serials past the year 2262",
+    )
+    error(
         "dates_not_a_date.csv",
         csv_text(_with(rows, "Order Date", ["2024-01-05", "next tuesday"])),
         "text that is not a date",

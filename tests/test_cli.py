@@ -363,6 +363,33 @@ def test_csv_dir_writes_utf8_contact_lists_with_contact_columns_first(
     assert sha256(work / "orders.xlsx") == before
 
 
+def test_suppressed_emails_from_a_file_and_the_suppression_sheet_are_never_listed(
+    work: Path, filled_template: Path, orders: pd.DataFrame
+) -> None:
+    churn = build_segments(orders, Settings()).churn_risk
+    first, second = churn["email"].iloc[0], churn["email"].iloc[1]
+    (work / "do-not-mail.txt").write_text(first.upper() + "\n", encoding="utf-8")
+    wb = openpyxl.load_workbook(filled_template)
+    wb["Suppression"]["A2"] = "  " + second + " "
+    wb.save(work / "orders.xlsx")
+    before = sha256(work / "orders.xlsx")
+
+    result = ok("refresh", "orders.xlsx", "--out", "lists.xlsx", "--suppress", "do-not-mail.txt")
+    rows = sheet_values(work / "lists.xlsx", "Churn Risk")
+    emails = [r[rows[0].index("Email")] for r in rows[1:]]
+    assert first not in emails and second not in emails
+    assert len(emails) == len(churn) - 2
+    contacts = summary_block(work / "lists.xlsx", "Contact lists")
+    assert contacts["Churn Risk"][0] == len(churn) - 2
+    assert contacts["Churn Risk"][2] == 2
+    assert summary_block(work / "lists.xlsx", "Settings used")["Suppressed emails"] == (
+        "2 addresses",
+    )
+    left = build_segments(orders, Settings()).left_out["Churn Risk"].no_consent
+    assert f"  Churn Risk: {len(churn) - 2:,} rows ({left + 2:,} left out" in result.stdout
+    assert sha256(work / "orders.xlsx") == before
+
+
 # ---------------------------------------------------------------------------------------------
 # Bad input: exact message on stderr, exit code 2, nothing written, no traceback
 

@@ -5,6 +5,7 @@ Exit codes: 0 success, 2 bad input (a one-paragraph message on stderr, no traceb
 
 from __future__ import annotations
 
+import logging
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from xl_segments import __version__
 from xl_segments.errors import SegmentsError
@@ -30,7 +32,7 @@ class BadInput(click.ClickException):
     exit_code = BAD_INPUT
 
     def show(self, file: Any = None) -> None:
-        stderr.print(f"[bold red]Error:[/] {self.message}", soft_wrap=True)
+        stderr.print(f"[bold red]Error:[/] {escape(self.message)}", soft_wrap=True)
 
 
 @contextmanager
@@ -63,13 +65,13 @@ def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
         text = str(warning.message)
         if text not in seen:
             seen.add(text)
-            stderr.print(f"[yellow]Note:[/] {text}", soft_wrap=True)
+            stderr.print(f"[yellow]Note:[/] {escape(text)}", soft_wrap=True)
 
 
 def _print_summary(result: Any) -> None:
     segments = result.segments
     table = segments.customers.frame
-    stdout.print(f"[bold green]Wrote[/] {result.output}")
+    stdout.print(f"[bold green]Wrote[/] {escape(str(result.output))}")
     stdout.print(
         f"  {len(table):,} customers, {int(table['orders'].sum()):,} orders, "
         f"revenue {table['lifetime_value'].sum():,.2f}, as of {segments.as_of.date()}"
@@ -82,15 +84,15 @@ def _print_summary(result: Any) -> None:
         )
     for sheet_table in result.report.tables:
         if "Note" in sheet_table.frame.columns and len(sheet_table.frame.columns) == 1:
-            stdout.print(f"  {sheet_table.sheet}: skipped")
+            stdout.print(f"  {sheet_table.sheet}: skipped", markup=False)
             continue
         left = segments.left_out.get(sheet_table.sheet)
         extra = (
             f" ({left.total:,} left out: no consent or suppressed)" if left and left.total else ""
         )
-        stdout.print(f"  {sheet_table.sheet}: {len(sheet_table.frame):,} rows{extra}")
+        stdout.print(f"  {sheet_table.sheet}: {len(sheet_table.frame):,} rows{extra}", markup=False)
     for path in result.csv_files:
-        stdout.print(f"  CSV: {path}")
+        stdout.print(f"  CSV: {path}", markup=False)
     timing = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in result.stages.items())
     stdout.print(f"  Done in {result.seconds:.1f}s ({timing}).")
 
@@ -100,6 +102,8 @@ def _print_summary(result: Any) -> None:
 def main() -> None:
     """Customer contact lists from an ecommerce order table: biggest spenders, top
     channels, churn risk."""
+    # fastexcel logs dtype guesses (e.g. for an all-blank column) that mean nothing to a user.
+    logging.getLogger("fastexcel").setLevel(logging.ERROR)
 
 
 @main.command()
@@ -245,7 +249,7 @@ def excel_config(folder: Path | None) -> None:
         target = folder if folder is not None else default_config_folder()
         target.mkdir(parents=True, exist_ok=True)
         path = write_xlwings_conf(target)
-    stdout.print(f"[bold green]Wrote[/] {path}")
+    stdout.print(f"[bold green]Wrote[/] {escape(str(path))}")
 
 
 from xl_segments.addin.cli import addin  # noqa: E402  (the add-in commands live with the add-in)

@@ -253,7 +253,8 @@ def normalize_orders(
         raise AmbiguousDateError(
             f"{_place(where, match.label('order_date'))}: the date "
             f'"{ambiguous.example}" could be day/month or month/day. Set "Date format of text '
-            'dates" to %d/%m/%Y (day first) or %m/%d/%Y (month first).'
+            'dates" (on the Settings sheet, or --date-format on the command line) to %d/%m/%Y '
+            "(day first) or %m/%d/%Y (month first)."
         ) from None
     check("order_date", dates, "a date")
     amounts = parse_amounts(col("amount"), decimal_comma=settings.decimal_comma)
@@ -320,7 +321,8 @@ def normalize_orders(
         partial = status.isin(PARTLY_REFUNDED_STATUSES).to_numpy()
         has_amount = rows["refunded"].to_numpy() > 0
         # A refunded order with no refunded amount given is refunded in full.
-        net = rows["amount"].to_numpy() - rows["refunded"].to_numpy()
+        # Rounded to a millionth: 20.00 - 4.13 is 15.87, not 15.870000000000001.
+        net = np.round(rows["amount"].to_numpy() - rows["refunded"].to_numpy(), 6)
         net = np.where(full & ~has_amount, 0.0, net)
         if (partial & ~has_amount).any():
             notes.append(
@@ -345,7 +347,7 @@ def normalize_orders(
             )
     elif match.has("refunded_amount"):
         refunded_orders = int((rows["refunded"] > 0).sum())
-        rows = rows.assign(amount=rows["amount"] - rows["refunded"])
+        rows = rows.assign(amount=np.round(rows["amount"] - rows["refunded"], 6))
 
     if rows.empty:
         raise EmptyOrdersError(
@@ -512,10 +514,14 @@ def _merge_line_items(
     if not match.has("order_id"):
         return rows, 0
     candidate = rows["order_id"].notna() & ~(rows["amount"] < 0)
+    # Most tables have one row per order: find that out from the ids alone, without copying
+    # the rows.
+    codes, uniques = pd.factorize(rows["order_id"], use_na_sentinel=True)
+    wanted = candidate.to_numpy(dtype=bool) & (codes >= 0)
+    if not (np.bincount(codes[wanted], minlength=len(uniques)) > 1).any():
+        return rows, 0
     keyed = rows[candidate]
     dup = keyed["order_id"].duplicated(keep=False)
-    if not dup.any():
-        return rows, 0
     multi = keyed[dup]
     grouped = multi.groupby("order_id", sort=False)
     distinct = grouped[list(_ORDER_LEVEL)].nunique(dropna=True)

@@ -137,19 +137,30 @@ def _is_blank(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
+def _named(name: str) -> str:
+    """A setting as users know it: 'Top share of customers (top_share)'."""
+    spec = SETTING_SPECS_BY_NAME.get(name)
+    return f'"{spec.label}" ({name})' if spec else name
+
+
 def _check_share(name: str, value: float) -> None:
     if not isinstance(value, (int, float)) or not 0 < value <= 1:
-        raise SettingsError(f"{name} must be a share between 0% and 100%; got {value!r}.")
+        shown = f"{value:.0%}" if isinstance(value, (int, float)) else repr(value)
+        raise SettingsError(
+            f"{_named(name)} must be a share above 0% and at most 100%; got {shown}."
+        )
 
 
 def _check_positive(name: str, value: float) -> None:
     if not isinstance(value, (int, float)) or not value > 0 or math.isinf(value):
-        raise SettingsError(f"{name} must be a number greater than 0; got {value!r}.")
+        raise SettingsError(f"{_named(name)} must be a number greater than 0; got {value!r}.")
 
 
 def _check_whole(name: str, value: int, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise SettingsError(f"{name} must be a whole number of at least {minimum}; got {value!r}.")
+        raise SettingsError(
+            f"{_named(name)} must be a whole number of at least {minimum}; got {value!r}."
+        )
 
 
 # --- How each setting appears on a Settings sheet and is read back from a cell -------------

@@ -115,7 +115,7 @@ def refresh_file(
 def make_demo(output: Path, progress: Progress | None = None) -> RefreshResult:
     """The template filled with the bundled sample store's orders, refreshed into output."""
     from xl_segments.sample import sample_orders
-    from xl_segments.workbook.template import fill_orders
+    from xl_segments.workbook.template import write_orders_workbook
 
     output = Path(output)
     if output.suffix.lower() != ".xlsx":
@@ -126,5 +126,5 @@ def make_demo(output: Path, progress: Progress | None = None) -> RefreshResult:
     orders = sample_orders()
     with tempfile.TemporaryDirectory(dir=output.parent) as folder:
         filled = Path(folder) / "demo-orders.xlsx"
-        fill_orders(template_path(), orders, filled)
+        write_orders_workbook(orders, filled, template=template_path())
         return refresh_file(filled, output, progress=progress)

@@ -391,10 +391,22 @@ def child(pipeline: str, workbook: Path) -> None:
     warnings.simplefilter("ignore")
     with tempfile.TemporaryDirectory() as folder:
         result = RUNNERS[pipeline](workbook, Path(folder) / "out.xlsx")
-    # Linux reports ru_maxrss in KiB (macOS in bytes).
-    scale = 1 if sys.platform == "darwin" else 1024
-    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1024**2
+    result["peak_mb"] = peak_mb()
     print(json.dumps(result))
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory. VmHWM belongs to the process image, whereas
+    ru_maxrss survives exec and would report the parent's peak (the workbook generator's)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    # ru_maxrss is in KiB on Linux, in bytes on macOS.
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1024**2
 
 
 def measure(pipeline: str, workbook: Path) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from xl_segments.customers import sorted_unique
+from xl_segments.customers import sorted_by_keys, sorted_unique
 from xl_segments.settings import DEFAULTS, Settings
 
 ACTIVE, AT_RISK, LAPSED = "Active", "At risk", "Lapsed"
@@ -52,10 +52,8 @@ def flag_churn_risk(
 def churn_risk_list(flagged: pd.DataFrame) -> pd.DataFrame:
     """Customers at risk or lapsed, most valuable first (then longest overdue, then key)."""
     risky = flagged[flagged["status"] != ACTIVE]
-    return risky.sort_values(
-        ["lifetime_value", "overdue_ratio", "customer_key"],
-        ascending=[False, False, True],
-        kind="stable",
+    return sorted_by_keys(
+        risky, [("lifetime_value", False), ("overdue_ratio", False)]
     ).reset_index(drop=True)
 
 
@@ -112,19 +110,12 @@ def monthly_churn(purchase_days: pd.DataFrame, as_of: pd.Timestamp, window: floa
     next_starts = np.append(start_days[1:], as_of_day + 1)
     ends = np.minimum(next_starts - 1, as_of_day)
 
-    sorted_start = np.sort(day)
-    sorted_end = np.sort(activity_end)
-
     def active_at_end_of(t: np.ndarray) -> np.ndarray:
-        return np.searchsorted(sorted_start, t, side="right") - np.searchsorted(
-            sorted_end, t, side="right"
-        )
+        return _count_at_most(day, t) - _count_at_most(activity_end, t)
 
     def count_in_month(values: np.ndarray) -> np.ndarray:
-        ordered = np.sort(values)
-        return np.searchsorted(ordered, ends, side="right") - np.searchsorted(
-            ordered, start_days, side="left"
-        )
+        counts = _count_at_most(values, np.concatenate([ends, start_days - 1]))
+        return counts[: len(ends)] - counts[len(ends) :]
 
     month_of_pair = np.searchsorted(start_days, day, side="right") - 1
     repeat_pairs = sorted_unique(
@@ -152,3 +143,18 @@ def monthly_churn(purchase_days: pd.DataFrame, as_of: pd.Timestamp, window: floa
     calendar_ends = (starts + pd.offsets.MonthBegin(1)).to_numpy().astype("datetime64[D]")
     table["complete"] = calendar_ends.astype("int64") - 1 <= as_of_day
     return table
+
+
+def _count_at_most(values: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """For each whole-day point t, how many values are <= t (a counting sort: no sorting).
+
+    Values outside the points' span are clipped just outside it, so a churn window of any
+    size costs a histogram as wide as the months only.
+    """
+    if len(points) == 0:
+        return np.zeros(0, dtype="int64")
+    low = int(points.min()) - 1
+    high = int(points.max()) + 1
+    clipped = np.clip(values.astype("int64"), low, high) - low
+    at_most = np.cumsum(np.bincount(clipped, minlength=high - low + 1))
+    return at_most[points.astype("int64") - low]

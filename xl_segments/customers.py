@@ -185,6 +185,48 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     return ordered[keep]
 
 
+def sorted_by_keys(
+    frame: pd.DataFrame, numeric: list[tuple[str, bool]], key: str = "customer_key"
+) -> pd.DataFrame:
+    """frame sorted (stable) by numeric columns (name, ascending), then by the key column.
+
+    The customer table is built in key order, so when the frame is still in key order the
+    key tie-break is the row position and the whole sort is one numpy lexsort, without
+    comparing strings. Otherwise (or with missing values) pandas sorts as before.
+    """
+    columns = [name for name, _ in numeric]
+    n = len(frame)
+    arrays: list[np.ndarray] = []
+    usable = n > 1 and frame[key].notna().all() and frame[key].is_monotonic_increasing
+    for name, ascending in numeric if usable else ():
+        values = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(values.dtype):
+            if values.isna().any() or isinstance(values.dtype, pd.DatetimeTZDtype):
+                usable = False
+                break
+            array = values.to_numpy().view("int64")
+        elif pd.api.types.is_float_dtype(values.dtype) or pd.api.types.is_integer_dtype(
+            values.dtype
+        ):
+            if isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
+                usable = False
+                break
+            array = values.to_numpy(dtype="float64")
+        else:
+            usable = False
+            break
+        # Descending: negate. NaN stays NaN and sorts last either way, as pandas puts it.
+        arrays.append(array if ascending else -array)
+    if not usable:
+        return frame.sort_values(
+            [*columns, key],
+            ascending=[a for _, a in numeric] + [True],
+            kind="stable",
+        )
+    order = np.lexsort([np.arange(n), *reversed(arrays)])
+    return frame.take(order)
+
+
 def _pick(
     frame: pd.DataFrame,
     codes: np.ndarray,
@@ -202,15 +244,14 @@ def _pick(
     counts = np.bincount(owner, minlength=n)
     single = counts[owner] == 1
     values = frame[column]
-    result = pd.Series(
-        pd.NA,
-        index=pd.RangeIndex(n),
-        dtype=values.dtype if isinstance(values.dtype, pd.StringDtype) else object,
-    )
-    result.iloc[owner[single]] = values.iloc[rows[single]].to_numpy()
+    # Which row each customer's value comes from (-1: none), then one take of the column.
+    source = np.full(n, -1, dtype="int64")
+    source[owner[single]] = rows[single]
     tied = rows[~single]
     if len(tied):
-        subset = frame.iloc[tied][list(dict.fromkeys([*by, column]))].assign(code=codes[tied])
+        subset = frame.iloc[tied][list(dict.fromkeys([*by, column]))].assign(
+            code=codes[tied], position=tied
+        )
         keys = ["code", *by]
         if "order_id" in by:
             # Order ids that are numbers compare as numbers: order 9 comes before order 10.
@@ -218,8 +259,14 @@ def _pick(
             keys.insert(keys.index("order_id"), "order_number")
         subset = subset.sort_values(keys, kind="stable", na_position="last")
         first = subset.drop_duplicates("code", keep="first")
-        result.iloc[first["code"].to_numpy()] = first[column].to_numpy()
-    return result
+        source[first["code"].to_numpy()] = first["position"].to_numpy()
+    if isinstance(values.dtype, pd.StringDtype):
+        taken = values.array.take(source, allow_fill=True)
+        return pd.Series(taken, index=pd.RangeIndex(n), dtype=values.dtype)
+    taken = pd.api.extensions.take(
+        values.to_numpy(dtype=object), source, allow_fill=True, fill_value=pd.NA
+    )
+    return pd.Series(taken, index=pd.RangeIndex(n), dtype=object)
 
 
 def _latest(

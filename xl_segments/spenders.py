@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from xl_segments.customers import sorted_by_keys
 from xl_segments.settings import DEFAULTS, Settings
 
 # Shares are compared with a little slack so 0.1 * 30 counts as 3 customers, not 4.
@@ -26,10 +27,8 @@ def rank_spenders(customers: pd.DataFrame, settings: Settings = DEFAULTS) -> pd.
     revenue_share, cumulative_share, customer_share (cumulative share of customers) and top.
     Ties: earlier first order first, then customer key.
     """
-    ranked = customers.sort_values(
-        ["lifetime_value", "first_order", "customer_key"],
-        ascending=[False, True, True],
-        kind="stable",
+    ranked = sorted_by_keys(
+        customers, [("lifetime_value", False), ("first_order", True)]
     ).reset_index(drop=True)
     n = len(ranked)
     value = ranked["lifetime_value"].to_numpy(dtype="float64")

@@ -428,8 +428,12 @@ class _AmbiguousDates(Exception):
 def _clean_text_column(column: pd.Series) -> pd.Series:
     """Vectorized clean_text for a string column."""
     text = column.str.strip()
-    empty = text.str.len().eq(0) | text.str.upper().isin(EXCEL_ERRORS)
-    return text.mask(empty.fillna(False))
+    empty = text.str.len().eq(0).fillna(False).to_numpy(dtype=bool, copy=True)
+    # Every error text starts with "#": only those few values are upper-cased and looked up.
+    hashed = text.str.startswith("#").fillna(False).to_numpy(dtype=bool)
+    if hashed.any():
+        empty[hashed] |= text[hashed].str.upper().isin(EXCEL_ERRORS).to_numpy(dtype=bool)
+    return text.mask(empty) if empty.any() else text
 
 
 def clean_text(column: pd.Series) -> pd.Series:
@@ -457,7 +461,12 @@ def clean_ids(column: pd.Series) -> pd.Series:
     """Ids as text: 101.0 from Excel (number or text) becomes '101'."""
     if is_text_column(column):
         text = _clean_text_column(column)
-        return text.str.replace(r"^([+-]?\d+)\.0+$", r"\1", regex=True)
+        # Only ids holding a point can be "101.0"; most columns have none.
+        dotted = text.str.contains(".", regex=False).fillna(False).to_numpy(dtype=bool)
+        if dotted.any():
+            text = text.copy()
+            text[dotted] = text[dotted].str.replace(r"^([+-]?\d+)\.0+$", r"\1", regex=True)
+        return text
     if pd.api.types.is_float_dtype(column.dtype):
         values = column.to_numpy(dtype="float64")
         finite = np.isfinite(values)
@@ -497,8 +506,19 @@ _SPACE_RE2 = (
 )
 
 
+def _arrow_text(text: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """The Arrow array behind a string column (no copy), or one built from its values."""
+    try:
+        values = pa.array(text.array)
+    except (TypeError, pa.ArrowException):
+        values = pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.string())
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        values = pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.string())
+    return values
+
+
 def _contains_space(text: pd.Series) -> np.ndarray:
-    values = pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.string())
+    values = _arrow_text(text)
     found = pc.match_substring_regex(values, _SPACE_RE2)
     return np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
 
@@ -595,15 +615,20 @@ def parse_consent(column: pd.Series) -> tuple[pd.Series, int]:
     may not have agreed.
     """
     if is_text_column(column):
-        text = column.str.strip().str.lower().str.replace(" ", "_", regex=False)
-        blank = text.isna() | text.eq("")
-        yes = text.isin(_YES)
-        no = text.isin(_NO)
-        values = pd.Series(pd.NA, index=column.index, dtype="boolean")
-        values[yes.fillna(False)] = True
-        unknown = (~yes & ~no & ~blank).fillna(False)
-        values[(no | unknown).fillna(False)] = False
-        return values, int(unknown.sum())
+        # A consent column holds a handful of distinct texts: judge each once, spread back.
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        text = pd.Series(uniques, dtype=column.dtype)
+        text = text.str.strip().str.lower().str.replace(" ", "_", regex=False)
+        blank = (text.isna() | text.eq("")).fillna(True).to_numpy(dtype=bool)
+        yes = text.isin(_YES).fillna(False).to_numpy(dtype=bool)
+        no = text.isin(_NO).fillna(False).to_numpy(dtype=bool)
+        unknown = ~yes & ~no & ~blank
+        stated = np.append(yes | no | unknown, False)[codes]
+        said_yes = np.append(yes, False)[codes]
+        values = pd.Series(
+            pd.arrays.BooleanArray(said_yes, ~stated), index=column.index, dtype="boolean"
+        )
+        return values, int(np.append(unknown, False)[codes].sum())
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
     results = [consent_of(u) for u in uniques]
     table = np.array([value for value, _ in results] + [None], dtype=object)

@@ -274,7 +274,9 @@ def normalize_orders(
     rows["customer_id"] = clean_ids(col("customer_id")) if match.has("customer_id") else None
     if match.has("customer_id"):
         # WooCommerce writes customer id 0 for guest checkouts: they are known by email.
-        rows.loc[rows["customer_id"] == "0", "customer_id"] = None
+        guests = (rows["customer_id"] == "0").fillna(False).to_numpy(dtype=bool)
+        if guests.any():
+            rows.loc[guests, "customer_id"] = None
     if match.has("email"):
         email = clean_text(col("email"))
     elif match.has("customer_id") and _mostly_emails(rows["customer_id"]):

@@ -182,8 +182,6 @@ LEAKS = {
     "column is repeated in the message",
     "email-in-date": "BUG: orders.py quotes the bad value; an email typed into the Order Date "
     "column is repeated in the message",
-    "no-header-row": "BUG: columns.py lists the headers found; a sheet without a header row "
-    "has a customer's email as a header, and the message repeats it",
     "unknown-status": "BUG: orders.py lists unknown statuses in a warning, quoting their text",
 }
 

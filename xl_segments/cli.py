@@ -42,6 +42,11 @@ def user_errors() -> Iterator[None]:
         yield
     except SegmentsError as error:
         raise BadInput(str(error)) from None
+    except MemoryError:
+        raise BadInput(
+            "Not enough memory to read these orders. Close other programs, or split the orders "
+            "into smaller files (by year, say) and refresh each."
+        ) from None
     except PermissionError as error:
         raise BadInput(
             f'Cannot write "{error.filename}": permission denied. If the file is open in '

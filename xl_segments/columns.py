@@ -186,7 +186,11 @@ def match_columns(
     mapping = dict(mapping or {})
     shown = [str(h) if h is not None else "" for h in headers]
     keys = [header_key(h) for h in shown]
-    found_text = ", ".join(h for h in shown if h.strip()) or "no headers"
+    # A "header" that is an email address is a customer's data (no header row): never repeat it.
+    found_text = (
+        ", ".join("(an email address)" if "@" in h else h for h in shown if h.strip())
+        or "no headers"
+    )
 
     unknown = set(mapping) - set(FIELDS)
     if unknown:

@@ -195,10 +195,16 @@ VARIANTS = {
     "text-amounts": tuple((*r[:4], f"${r[4]:,.2f}", *r[5:]) for r in ROWS),
     "currency-decimals": tuple((*r[:4], decimal.Decimal(str(r[4])), *r[5:]) for r in ROWS),
     "blank-rows": (*ROWS[:3], (None,) * len(HEADER), *ROWS[3:], (None,) * len(HEADER)),
-    "error-text-in-optional-column": tuple(
-        (*r[:5], "#N/A" if i == 6 else r[5], r[6]) for i, r in enumerate(ROWS)
-    ),
 }
+
+
+def test_an_error_value_in_an_optional_column_is_named_too(udfs: Any) -> None:
+    # An #N/A channel would otherwise quietly become "Unknown" and move the customer.
+    rows = tuple((*r[:5], "#N/A" if i == 6 else r[5], r[6]) for i, r in enumerate(ROWS))
+    assert udfs.TOP_SPENDERS(frame(rows)) == (
+        '#xl-segments: row 8 of the orders range, column "Channel": holds the Excel error '
+        "#N/A; fix the formula or remove the row."
+    )
 
 
 @pytest.mark.parametrize("rows", list(VARIANTS.values()), ids=list(VARIANTS))
@@ -264,8 +270,9 @@ def test_bad_arguments_name_the_setting(udfs: Any) -> None:
     assert udfs.TOP_SPENDERS(frame(), "lots") == (
         "#xl-segments: setting 'Top share of customers' (top_share): cannot read 'lots' as share."
     )
-    assert udfs.TOP_SPENDERS(frame(), 0.0).startswith(
-        "#xl-segments: top_share must be a share between 0% and 100%"
+    assert udfs.TOP_SPENDERS(frame(), 0.0) == (
+        '#xl-segments: "Top share of customers" (top_share) must be a share above 0% and at '
+        "most 100%; got 0%."
     )
     assert udfs.CHANNEL_PERFORMANCE(frame(), "clicks").startswith(
         "#xl-segments: setting 'Rank channels by' (rank_channels_by) must be one of"

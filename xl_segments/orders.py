@@ -34,6 +34,7 @@ from xl_segments.values import (
     clean_ids,
     clean_text,
     email_keys,
+    excel_error_mask,
     parse_amounts,
     parse_consent,
     parse_dates,
@@ -222,21 +223,41 @@ def normalize_orders(
         extra = f" ({more} more row{'s' if more != 1 else ''} in this column too)" if more else ""
         raise BadValueError(f"{_place(where, match.label(field_name))}: {problem}{extra}." + hint)
 
-    def check(field_name: str, parsed: Parsed, what: str, show_value: bool = True) -> None:
-        if parsed.error.any():
-            pos = np.flatnonzero(parsed.error)[0]
+    def check_errors(field_name: str, errors: np.ndarray) -> None:
+        if errors.any():
+            pos = np.flatnonzero(errors)[0]
             value = str(col(field_name).iloc[pos]).strip()
             value = _COM_NAMES.get(value, value)
             fail(
                 field_name,
-                parsed.error,
+                errors,
                 f"holds the Excel error {value}; fix the formula or remove the row",
             )
+
+    def check(field_name: str, parsed: Parsed, what: str) -> None:
+        check_errors(field_name, parsed.error)
         if parsed.bad.any():
             pos = np.flatnonzero(parsed.bad)[0]
             raw_value = col(field_name).iloc[pos]
-            shown = f' "{_short(raw_value)}"' if show_value else ""
+            # Quote the value to help find it, unless it is an email (never repeat one).
+            shown = "" if "@" in str(raw_value) else f' "{_short(raw_value)}"'
             fail(field_name, parsed.bad, f"the value{shown} is not {what}", parsed.hint)
+
+    # An error value in any column we read stops the refresh: #N/A in Customer ID must not
+    # quietly turn into "no id" (and move the order to another customer).
+    for field_name in (
+        "order_id",
+        "customer_id",
+        "email",
+        "name",
+        "first_name",
+        "last_name",
+        "channel",
+        "consent",
+        "financial_status",
+    ):
+        if match.has(field_name):
+            check_errors(field_name, excel_error_mask(col(field_name)))
 
     # Dates and amounts: required, parsed strictly.
     try:
@@ -343,7 +364,7 @@ def normalize_orders(
         if unknown:
             notes.append(
                 "Order statuses counted as sales: "
-                + ", ".join(f'"{s}"' for s in unknown[:8])
+                + ", ".join(f'"{s}"' if "@" not in s else "(an email address)" for s in unknown[:8])
                 + ("..." if len(unknown) > 8 else "")
                 + "."
             )

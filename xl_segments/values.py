@@ -98,8 +98,13 @@ def excel_error_mask(column: pd.Series) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(column.dtype):
         return np.zeros(len(column), dtype=bool)
     if is_text_column(column):
-        errors = column.str.strip().str.upper().isin(EXCEL_ERRORS)
-        return errors.fillna(False).to_numpy(dtype=bool)
+        # Only text with a "#" can be an error value: check those few in full.
+        hashes = column.str.contains("#", regex=False).fillna(False).to_numpy(dtype=bool)
+        out = np.zeros(len(column), dtype=bool)
+        if hashes.any():
+            candidates = column[hashes].str.strip().str.upper().isin(EXCEL_ERRORS)
+            out[hashes] = candidates.fillna(False).to_numpy(dtype=bool)
+        return out
 
     def is_error(v: Any) -> bool:
         if isinstance(v, str):
@@ -218,9 +223,10 @@ def check_timezone(name: str) -> ZoneInfo:
 def serials_to_datetimes(serials: pd.Series, date_system_1904: bool) -> pd.Series:
     """Excel serial day numbers to datetimes (1900 system with its 1900-02-29 quirk, or 1904)."""
     days = serials.astype("float64")
-    # Numbers far from any date (an amount pasted into the date column, a COM error code)
-    # become missing here and are reported as "not a date" by the caller.
-    days = days.where((days > -1_000_000) & (days < 3_000_000))
+    # Numbers far from any date (an amount pasted into the date column, a COM error code,
+    # 2958465 = 9999-12-31) become missing here and are reported as "not a date" by the
+    # caller; 110,000 days is the year 2201, well inside what a timestamp can hold.
+    days = days.where((days > -700_000) & (days < 110_000))
     if date_system_1904:
         base = pd.Series(pd.Timestamp("1904-01-01"), index=serials.index)
     else:

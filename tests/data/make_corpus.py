@@ -454,8 +454,6 @@ def cases() -> dict[str, tuple[bytes, dict[str, Any]]]:
         _book(_with(rows, "Order Date", [D(2024, 1, 5), Num(2_958_465.0)])),
         "a serial for 9999-12-31 is outside 1970-2100 and should be refused by cell",
         ["Orders", "E3", "Order Date"],
-        xfail="BUG: values.serials_to_datetimes raises pandas OutOfBoundsTimedelta (a "
-        "traceback on the command line) for serials past the year 2262",
     )
     error(
         "dates_not_a_date.csv",
@@ -527,14 +525,12 @@ def cases() -> dict[str, tuple[bytes, dict[str, Any]]]:
         _book(_with(rows, "Customer ID", ["C1", Err("#N/A")])),
         "#N/A in the customer id column of an order that has an email",
         ["Orders", "B3", "Customer ID", "#N/A"],
-        xfail="BUG: an error value in Customer ID is read as blank, so the order silently "
-        "moves to a new customer keyed by its email (5 customers instead of 4)",
     )
-    handled(
+    error(
         "error_cell_ref_channel.xlsx",
         _book(_with(rows, "Channel", [Err("#REF!")])),
-        "an error value in the optional channel column counts as a blank channel (Unknown)",
-        **GOOD,
+        "an error value in any column we read, even the optional channel, stops the refresh",
+        ["Orders", "G2", "Channel", "#REF!"],
     )
 
     # Blanks --------------------------------------------------------------------------------
@@ -646,13 +642,12 @@ def cases() -> dict[str, tuple[bytes, dict[str, Any]]]:
     both = [["Order ID", "Email", "Order Date", "Total", "Order Total"]] + [
         [r[0], r[2], r[4], r[5], r[5]] for r in rows[1:]
     ]
-    error(
+    handled(
         "headers_two_amount_aliases.xlsx",
         _book(both),
-        "Total and Order Total both match the amount field",
-        ["Total", "Order Total", "Amount"],
-        xfail="definitions.md says two headers that both match a field are an error; the "
-        "code silently takes the best alias (Total); see tests/test_orders.py",
+        "Total and Order Total both match the amount: Total (earlier alias) is used, with a "
+        "warning naming both (docs/definitions.md)",
+        **GOOD,
     )
 
     # Orders --------------------------------------------------------------------------------

@@ -504,7 +504,7 @@ def machine() -> str:
         pass
     load = ""
     if hasattr(os, "getloadavg"):
-        load = ", load average %.1f" % os.getloadavg()[0]
+        load = f", load average {os.getloadavg()[0]:.1f}"
     return f"{os.cpu_count()} cores ({model}){memory}{load}; Python {sys.version.split()[0]}"
 
 
@@ -521,11 +521,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--skip-naive-above", type=int, default=None, help="no naive run above this many orders"
     )
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 1,000 and 2,000 orders, once")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: 1,000 and 2,000 orders, once"
+    )
     parser.add_argument("--udf", action="store_true", help="also run benchmarks/udf_cache.py")
     parser.add_argument("--cache", type=Path, default=CACHE, help="where workbooks are kept")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
-    parser.add_argument("--child", nargs=2, metavar=("PIPELINE", "WORKBOOK"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", nargs=2, metavar=("PIPELINE", "WORKBOOK"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.child:
         child(args.child[0], Path(args.child[1]))
@@ -543,7 +547,9 @@ def main(argv: list[str] | None = None) -> None:
             return args.naive_repeats
         return args.repeats if size <= 100_000 else 1
 
-    runs: dict[int, dict[str, list[dict[str, Any]]]] = {s: {p: [] for p in PIPELINES} for s in sizes}
+    runs: dict[int, dict[str, list[dict[str, Any]]]] = {
+        s: {p: [] for p in PIPELINES} for s in sizes
+    }
     print(f"machine: {machine()}", flush=True)
     for repeat in range(args.repeats):
         for size in sizes:

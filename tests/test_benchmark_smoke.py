@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from xl_segments.churn import flag_churn_risk, store_average_gap
-from xl_segments.orders import normalize_orders
 from xl_segments.customers import build_customers
+from xl_segments.orders import normalize_orders
 from xl_segments.sample import sample_orders
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "refresh.py"
@@ -54,9 +54,7 @@ def test_naive_figures_match_ours() -> None:
         naive = bench.naive_customers(orders).set_index("customer_key").sort_index()
         ours = build_customers(normalize_orders(orders))
     table = ours.frame.set_index("customer_key").sort_index()
-    flagged = flag_churn_risk(ours.frame, store_average_gap(ours.frame)).set_index(
-        "customer_key"
-    )
+    flagged = flag_churn_risk(ours.frame, store_average_gap(ours.frame)).set_index("customer_key")
     assert list(naive.index) == list(table.index)
     for column in ("orders", "purchase_days", "days_since_last_order"):
         assert (naive[column].to_numpy() == table[column].to_numpy()).all(), column

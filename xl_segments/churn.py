@@ -52,9 +52,8 @@ def flag_churn_risk(
 def churn_risk_list(flagged: pd.DataFrame) -> pd.DataFrame:
     """Customers at risk or lapsed, most valuable first (then longest overdue, then key)."""
     risky = flagged[flagged["status"] != ACTIVE]
-    return sorted_by_keys(
-        risky, [("lifetime_value", False), ("overdue_ratio", False)]
-    ).reset_index(drop=True)
+    ordered = sorted_by_keys(risky, [("lifetime_value", False), ("overdue_ratio", False)])
+    return ordered.reset_index(drop=True)
 
 
 def churn_window(store_gap: float | None, settings: Settings = DEFAULTS) -> float | None:

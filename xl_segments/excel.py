@@ -649,21 +649,20 @@ CHART_ROWS = 18  # rows a chart covers at the default row height
 
 
 def place_blocks(summary: SummarySheet) -> dict[str, BlockPlace]:
-    """The Summary layout of the file writer: bold title, bold header, rows, one blank row."""
-    places: dict[str, BlockPlace] = {}
-    row = 1
-    for block in summary.blocks:
-        header_row = row + 1
-        last = header_row + len(block.frame)
-        places[block.key] = BlockPlace(
-            title_row=row,
-            header_row=header_row,
-            first_row=header_row + 1,
-            last_row=last,
-            columns={str(h): j for j, h in enumerate(block.frame.columns, start=1)},
+    """The Summary layout of the file writer (one layout for both, so they never drift)."""
+    from xl_segments.workbook.sheetxml import summary_layout
+
+    return {
+        key: BlockPlace(
+            title_row=layout.header_row - 1,
+            header_row=layout.header_row,
+            first_row=layout.first_row,
+            last_row=layout.last_row,
+            # The file writer counts columns from 0, cells here from 1.
+            columns={header: j + 1 for header, j in layout.columns.items()},
         )
-        row = last + 2
-    return places
+        for key, layout in summary_layout(summary).blocks.items()
+    }
 
 
 def block_kind(block: Block, row: int, column: int) -> ColumnKind:

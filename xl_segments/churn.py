@@ -12,6 +12,18 @@ from xl_segments.settings import DEFAULTS, Settings
 
 ACTIVE, AT_RISK, LAPSED = "Active", "At risk", "Lapsed"
 
+MONTHLY_CHURN_COLUMNS = (
+    "month",
+    "active_at_start",
+    "new",
+    "returning",
+    "reactivated",
+    "churned",
+    "active_at_end",
+    "churn_rate",
+    "complete",
+)
+
 
 def store_average_gap(customers: pd.DataFrame, settings: Settings = DEFAULTS) -> float | None:
     """The store's average days between purchases.
@@ -76,19 +88,8 @@ def monthly_churn(purchase_days: pd.DataFrame, as_of: pd.Timestamp, window: floa
     month), active_at_end, churn_rate = churned / active_at_start. Always
     active_at_end = active_at_start + new + reactivated - churned.
     """
-    columns = [
-        "month",
-        "active_at_start",
-        "new",
-        "returning",
-        "reactivated",
-        "churned",
-        "active_at_end",
-        "churn_rate",
-        "complete",
-    ]
     if purchase_days.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=list(MONTHLY_CHURN_COLUMNS))
     code = purchase_days["code"].to_numpy()
     day = purchase_days["day"].to_numpy().astype("int64")
     whole = math.floor(window)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from xl_segments import sheets
+from xl_segments.churn import MONTHLY_CHURN_COLUMNS
 from xl_segments.segments import Segments
 from xl_segments.tables import Block, Chart, ColumnKind, Report, SheetTable, SummarySheet
 
@@ -103,17 +104,7 @@ CHURN_RISK_COLUMNS = (
     "expected_gap",
     "overdue_ratio",
 )
-MONTHLY_COLUMNS = (
-    "month",
-    "active_at_start",
-    "new",
-    "returning",
-    "reactivated",
-    "churned",
-    "active_at_end",
-    "churn_rate",
-    "complete",
-)
+MONTHLY_COLUMNS = MONTHLY_CHURN_COLUMNS
 
 
 def present(

@@ -102,4 +102,7 @@ def pareto_curve(ranked: pd.DataFrame, step: float = 0.05) -> pd.DataFrame:
         return pd.DataFrame({"customer_share": shares, "revenue_share": np.nan})
     cumulative = np.concatenate([[0.0], ranked["cumulative_share"].to_numpy()])
     counts = np.round(shares * n).astype(int)
-    return pd.DataFrame({"customer_share": shares, "revenue_share": cumulative[counts]})
+    # Rounded so float noise (1.0000000000000002) does not stretch a chart axis past 100%.
+    return pd.DataFrame(
+        {"customer_share": shares, "revenue_share": np.round(cumulative[counts], 12)}
+    )

@@ -204,6 +204,7 @@ class SegmentsCache:
         DataFrame. Raw rows are hashed as they are and converted to a DataFrame by xlwings'
         own conversion code only on a miss, so a cache hit skips that conversion too.
         """
+        key: Hashable | None
         if isinstance(orders, pd.DataFrame):
             key = content_key(orders)
 

@@ -232,7 +232,11 @@ def serials_to_datetimes(serials: pd.Series, date_system_1904: bool) -> pd.Serie
     else:
         # Excel counts a 29 February 1900 that never was: serials before 61 are one day off.
         base = pd.Series(
-            np.where(days < 61, pd.Timestamp("1899-12-31"), pd.Timestamp("1899-12-30")),
+            np.where(
+                (days < 61).to_numpy(),
+                np.datetime64("1899-12-31", "ns"),
+                np.datetime64("1899-12-30", "ns"),
+            ),
             index=serials.index,
         ).astype("datetime64[ns]")
     out = base + pd.to_timedelta(np.round(days * 86400.0), unit="s")
@@ -277,13 +281,15 @@ def parse_dates(
     kinds = column.map(_date_kind, na_action="ignore")
     hint = ""
 
-    stamps = kinds == "datetime"
+    stamps = (kinds == "datetime").to_numpy(dtype=bool)
     if stamps.any():
         out[stamps] = _datetimes_from_objects(column[stamps], zone)
-    numbers = kinds == "number"
-    if numbers.any():
-        out[numbers] = serials_to_datetimes(column[numbers].astype("float64"), date_system_1904)
-    texts = kinds == "text"
+    serial_rows = (kinds == "number").to_numpy(dtype=bool)
+    if serial_rows.any():
+        out[serial_rows] = serials_to_datetimes(
+            column[serial_rows].astype("float64"), date_system_1904
+        )
+    texts = (kinds == "text").to_numpy(dtype=bool)
     if texts.any():
         parsed, hint = _parse_date_texts(
             column[texts].astype(str), date_format, date_system_1904, zone
@@ -517,9 +523,9 @@ def _arrow_text(text: pd.Series) -> pa.Array | pa.ChunkedArray:
     try:
         values = pa.array(text.array)
     except (TypeError, pa.ArrowException):
-        values = pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.string())
+        values = pa.array(text.astype(object).where(text.notna(), None).tolist(), type=pa.string())
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-        values = pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.string())
+        values = pa.array(text.astype(object).where(text.notna(), None).tolist(), type=pa.string())
     return values
 
 

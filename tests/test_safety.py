@@ -159,9 +159,7 @@ def test_any_text_is_written_as_exactly_that_text_and_never_a_formula(
             assert email == expected["email"]
     # The test's input book is written by openpyxl, which stores CR raw; XML readers turn a raw
     # CR (and CRLF) into LF, so that is what the input holds (Excel itself writes _x000D_).
-    assert set(table.index) == {
-        i.replace("\r\n", "\n").replace("\r", "\n").strip() for i in ids
-    }
+    assert set(table.index) == {i.replace("\r\n", "\n").replace("\r", "\n").strip() for i in ids}
     # No formula anywhere in the written sheets.
     assert robustness.formula_cells(output) == 0
     with zipfile.ZipFile(output) as archive:

@@ -88,6 +88,9 @@ def read_sheets(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def column(rows: list[tuple[Any, ...]], header: str) -> list[Any]:
+    """A column's values; a column the list leaves out (every name blank) reads as blanks."""
+    if header not in rows[0]:
+        return [None] * (len(rows) - 1)
     i = list(rows[0]).index(header)
     return [r[i] for r in rows[1:]]
 

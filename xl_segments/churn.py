@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from xl_segments.customers import sorted_by_keys, sorted_unique
+from xl_segments.customers import sorted_by_keys
 from xl_segments.settings import DEFAULTS, Settings
 
 ACTIVE, AT_RISK, LAPSED = "Active", "At risk", "Lapsed"
@@ -118,10 +118,13 @@ def monthly_churn(purchase_days: pd.DataFrame, as_of: pd.Timestamp, window: floa
         return counts[: len(ends)] - counts[len(ends) :]
 
     month_of_pair = np.searchsorted(start_days, day, side="right") - 1
-    repeat_pairs = sorted_unique(
-        month_of_pair[same_prev].astype("int64") * (1 << 32) + code[same_prev]
-    )
-    returning = np.bincount((repeat_pairs >> 32).astype("int64"), minlength=len(starts))
+    # Customers buying again in each month, each counted once: pairs are in (customer, day)
+    # order, so a customer's repeat purchases in one month are consecutive, and the first of
+    # them is a repeat whose previous pair is not a repeat of the same month. No sort needed.
+    same_month_prev = np.insert(month_of_pair[1:] == month_of_pair[:-1], 0, False)
+    repeat_prev = np.insert(same_prev[:-1], 0, False)
+    first_repeat = same_prev & ~(repeat_prev & same_month_prev)
+    returning = np.bincount(month_of_pair[first_repeat].astype("int64"), minlength=len(starts))
 
     active_start = active_at_end_of(start_days - 1)
     churned = count_in_month(churn_day[churns])

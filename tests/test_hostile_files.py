@@ -7,6 +7,7 @@ Each file goes through the real command line in its own process, under a memory 
 from __future__ import annotations
 
 import io
+import re
 import resource
 import shutil
 import subprocess
@@ -106,6 +107,32 @@ def beyond_excel_rows() -> bytes:
     return make_corpus._book(make_corpus.good_rows(), raw_rows=raw)
 
 
+def huge_row_mid_sheet(cell: str) -> Callable[[Path, Path], None]:
+    """A cell with a huge row number between ordinary rows (rows out of order): calamine
+    sizes its grid by it and aborts the process unless the scan catches it."""
+
+    def build(path: Path, tmp: Path) -> None:
+        def change(body: bytes) -> bytes:
+            return body.replace(b'<c r="A3"', b'<c r="' + cell.encode() + b'"', 1)
+
+        path.write_bytes(replace_part(good_xlsx(), "xl/worksheets/sheet1.xml", change))
+
+    return build
+
+
+def huge_row_element_mid_sheet(path: Path, tmp: Path) -> None:
+    """A row numbered 999,999,999 whose cells carry no reference of their own."""
+
+    def change(body: bytes) -> bytes:
+        start = body.index(b'<row r="3"')
+        end = body.index(b"</row>", start)
+        row = re.sub(rb' r="[A-Z]+3"', b"", body[start:end])
+        row = row.replace(b'<row r="3"', b'<row r="999999999"', 1)
+        return body[:start] + row + body[end:]
+
+    path.write_bytes(replace_part(good_xlsx(), "xl/worksheets/sheet1.xml", change))
+
+
 def encrypted(path: Path, tmp: Path) -> None:
     msoffcrypto = pytest.importorskip("msoffcrypto")
     from msoffcrypto.format.ooxml import OOXMLFile
@@ -163,6 +190,21 @@ HOSTILE: dict[str, tuple[str, Callable[[Path, Path], None], list[str]]] = {
         "five-million.xlsx",
         lambda p, t: p.write_bytes(beyond_excel_rows()),
         ["five-million.xlsx", "row 5,000,000"],
+    ),
+    "huge-row-mid-sheet": (
+        "hidden-row.xlsx",
+        huge_row_mid_sheet("A999999999"),
+        ["hidden-row.xlsx", "row 999,999,999"],
+    ),
+    "wide-cell-mid-sheet": (
+        "hidden-column.xlsx",
+        huge_row_mid_sheet("XFD1000001"),
+        ["hidden-column.xlsx", "16,384 columns"],
+    ),
+    "huge-row-element-without-cell-refs": (
+        "hidden-row-element.xlsx",
+        huge_row_element_mid_sheet,
+        ["hidden-row-element.xlsx", "row 999,999,999"],
     ),
     "password-protected": (
         "secret.xlsx",

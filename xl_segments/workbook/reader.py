@@ -742,21 +742,33 @@ def _scan_chunks(path: Path, part: str, want_header: bool) -> tuple[_HeaderCells
     header: _HeaderCells | None = None
     last_row = 0
     widest = 0
-    wide_valued_cell = last_row_start = None
+    wide_valued_cell = last_row_start = long_row_start = None
     with zipfile.ZipFile(path) as archive, archive.open(part) as stream:
         for chunk in _chunks(stream):
-            if wide_valued_cell is None or last_row_start is None:
+            if wide_valued_cell is None or last_row_start is None or long_row_start is None:
                 # Patterns starting with a literal (namespace prefix included) scan at C speed.
                 found = _SHEET_DATA.search(chunk)
                 prefix = re.escape(found.group(1) or b"") if found else b""
+                # A cell in a column past Z holding a value, or a cell anywhere with a row
+                # number of 7 or more digits: rows out of order can hide a huge row number
+                # mid-sheet, and calamine sizes its grid by the largest one it meets.
                 wide_valued_cell = re.compile(
-                    b"<" + prefix + rb'c r="([A-Z]{2,3})\d+"(?:[^>]*[^/>])?>'
+                    b"<" + prefix + rb'c r="(?:([A-Z]{1,3})(\d{7,})"|([A-Z]{2,3})\d+"'
+                    rb"(?:[^>]*[^/>])?>)"
                 )
                 last_row_start = re.compile(b"<" + prefix + rb'row r="(\d+)"')
+                long_row_start = re.compile(b"<" + prefix + rb'row r="(\d{7,})"')
             if header is None and want_header:
                 header = _first_valued_row(chunk)
             for match in wide_valued_cell.finditer(chunk):
-                widest = max(widest, column_number(match.group(1).decode()))
+                if match.group(2):
+                    # Counted whether or not it holds a value: such cells are rare.
+                    last_row = max(last_row, int(match.group(2)))
+                    widest = max(widest, column_number(match.group(1).decode()))
+                else:
+                    widest = max(widest, column_number(match.group(3).decode()))
+            for match in long_row_start.finditer(chunk):
+                last_row = max(last_row, int(match.group(1)))
             rows = list(last_row_start.finditer(chunk[-4096:])) or list(
                 last_row_start.finditer(chunk)
             )

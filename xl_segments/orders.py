@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from xl_segments.columns import FIELD_LABELS, ColumnMatch, match_columns
+from xl_segments.columns import FIELD_LABELS, OPTIONAL_FIELDS, ColumnMatch, match_columns
 from xl_segments.errors import (
     AmbiguousColumnError,
     AmbiguousDateError,
@@ -245,18 +245,9 @@ def normalize_orders(
 
     # An error value in any column we read stops the refresh: #N/A in Customer ID must not
     # quietly turn into "no id" (and move the order to another customer).
-    for field_name in (
-        "order_id",
-        "customer_id",
-        "email",
-        "name",
-        "first_name",
-        "last_name",
-        "channel",
-        "consent",
-        "financial_status",
-    ):
-        if match.has(field_name):
+    # (The refunded amount is parsed as an amount below, which names its error cells too.)
+    for field_name in OPTIONAL_FIELDS:
+        if field_name != "refunded_amount" and match.has(field_name):
             check_errors(field_name, excel_error_mask(col(field_name)))
 
     # Dates and amounts: required, parsed strictly.

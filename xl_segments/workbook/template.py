@@ -7,18 +7,15 @@ generated Orders sheet into the template's package, which writes a million rows 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import io
 import math
 import os
 import re
-import tempfile
 import zipfile
-from collections.abc import Iterator
 from copy import copy
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +26,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
-from xl_segments.errors import OutputLockedError, WorkbookError
+from xl_segments.errors import WorkbookError
 from xl_segments.settings import DEFAULTS, SETTING_SPECS, SettingSpec
 from xl_segments.sheets import (
     HOW_TO_SHEET,
@@ -40,6 +37,7 @@ from xl_segments.sheets import (
     SUPPRESSION_SHEET,
     TEMPLATE_ORDER_COLUMNS,
 )
+from xl_segments.workbook.atomic import atomic_output
 
 TEMPLATE_PATH = (
     Path(__file__).resolve().parents[2] / "workbook_templates" / "segments_template.xlsx"
@@ -381,7 +379,7 @@ def write_orders_workbook(orders: pd.DataFrame, target: Path, template: Path | N
             r'(<autoFilter\b[^>]*?\bref=")[^"]*"', rf'\g<1>{ref}"', table_xml, count=1
         )
         body = _rows_xml(orders, styles)
-        with _atomic_file(Path(target)) as out, zipfile.ZipFile(out, "w") as result:
+        with atomic_output(Path(target)) as out, zipfile.ZipFile(out, "w") as result:
             for info in package.infolist():
                 if info.filename == sheet_part:
                     _write_sheet_entry(result, sheet_part, head, header_row, body, tail)
@@ -512,36 +510,5 @@ def _write_sheet_entry(
 
 
 def _atomic_write(target: Path, data: bytes) -> None:
-    with _atomic_file(target) as out:
+    with atomic_output(target) as out:
         out.write(data)
-
-
-@contextlib.contextmanager
-def _atomic_file(target: Path) -> Iterator[BinaryIO]:
-    """A temporary file beside `target` that replaces it only when writing succeeded."""
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise WorkbookError(f"Cannot write {target}: the folder {folder} does not exist.")
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    tmp = Path(name)
-    # mkstemp creates the file private (0600); give it the permissions of any new file.
-    umask = os.umask(0)
-    os.umask(umask)
-    with contextlib.suppress(OSError):
-        os.chmod(tmp, 0o666 & ~umask)
-    try:
-        with os.fdopen(handle, "w+b") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        try:
-            os.replace(tmp, target)
-        except PermissionError:
-            raise OutputLockedError(
-                f"Cannot replace {target.name}: it is open in another program (probably "
-                "Excel). Close it and try again."
-            ) from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise

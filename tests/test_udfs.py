@@ -75,20 +75,8 @@ UDF_NAMES = (
 @pytest.fixture(scope="module")
 def xw() -> Iterator[Any]:
     """xlwings in Windows mode for this module; its engines and decorators restored after."""
-    import xlwings
-
-    names = ("func", "arg", "ret", "script", "sub", "get_udf_module")
-    saved_attrs = {name: getattr(xlwings, name) for name in names}
-    engines: Any = xlwings.engines
-    saved_engines = (list(engines.engines), dict(engines.engines_by_name), engines.active)
-    compat.use_windows_engine()
-    yield xlwings
-    engines.engines[:] = saved_engines[0]
-    engines.engines_by_name.clear()
-    engines.engines_by_name.update(saved_engines[1])
-    engines.active = saved_engines[2]
-    for name, value in saved_attrs.items():
-        setattr(xlwings, name, value)
+    with compat.windows_engine() as xlwings:
+        yield xlwings
 
 
 @pytest.fixture(scope="module")

@@ -633,3 +633,27 @@ def udf_vba_module_text(
     workbook = types.SimpleNamespace(Name=workbook_name)
     udfs.generate_vba_wrapper(module_name or module.__name__, module, buffer, workbook)
     return buffer.getvalue()
+
+
+_BOUND_NAMES = ("func", "arg", "ret", "script", "sub", "get_udf_module")
+
+
+@contextlib.contextmanager
+def windows_engine() -> Iterator[types.ModuleType]:
+    """use_windows_engine() for the duration of a block; xlwings' engines and decorators are
+    put back afterwards (tests use this so one test module's Windows mode does not leak)."""
+    import xlwings
+
+    saved_attrs = {name: getattr(xlwings, name) for name in _BOUND_NAMES}
+    engines: Any = xlwings.engines
+    saved_engines = (list(engines.engines), dict(engines.engines_by_name), engines.active)
+    use_windows_engine()
+    try:
+        yield xlwings
+    finally:
+        engines.engines[:] = saved_engines[0]
+        engines.engines_by_name.clear()
+        engines.engines_by_name.update(saved_engines[1])
+        engines.active = saved_engines[2]
+        for name, value in saved_attrs.items():
+            setattr(xlwings, name, value)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from xl_segments.errors import WorkbookError
+from xl_segments.memory import reuse_freed_memory
 from xl_segments.refresh import refresh_book
 from xl_segments.segments import Segments
 from xl_segments.tables import Report
@@ -87,9 +88,13 @@ def refresh_file(
     in_place: bool = False,
     progress: Progress | None = None,
 ) -> RefreshResult:
-    """Read orders and settings from source, write every list into output (atomically)."""
+    """Read orders and settings from source, write every list into output (atomically).
+
+    The process's allocators are tuned for big tables first (`memory.reuse_freed_memory`).
+    """
     source, output = Path(source), Path(output)
     check_paths(source, output, in_place)
+    reuse_freed_memory()
     book = FileBook(source, output, sheet=sheet, progress=progress)
     started = time.perf_counter()
     segments, report = refresh_book(book, "all", overrides)

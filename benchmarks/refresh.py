@@ -166,10 +166,10 @@ def run_ours(workbook: Path, out: Path) -> dict[str, Any]:
 
 
 def run_floor(workbook: Path, out: Path) -> dict[str, Any]:
+    from xl_segments.memory import reuse_freed_memory
     from xl_segments.refresh import book_settings
     from xl_segments.report import build_report
     from xl_segments.segments import build_segments
-    from xl_segments.memory import reuse_freed_memory
     from xl_segments.workbook.book import FileBook
     from xl_segments.workbook.writer import write_report
 

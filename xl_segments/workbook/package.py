@@ -207,6 +207,28 @@ class ZipWriter:
             self._out.seek(self._pos)
         self._entries.append(entry)
 
+    def stored_entry(self, name: str) -> StoredEntry:
+        """A new uncompressed entry whose bytes are written piece by piece, then closed."""
+        raw_name = name.encode("utf-8")
+        self._check_name(raw_name)
+        entry = _Entry(
+            name=raw_name,
+            flags=0 if raw_name.isascii() else _FLAG_UTF8,
+            method=zipfile.ZIP_STORED,
+            dostime=_NEW_PART_STAMP[0],
+            dosdate=_NEW_PART_STAMP[1],
+            crc=0,
+            csize=0,
+            usize=0,
+            offset=self._pos,
+            version_needed=20,
+            version_made=20,
+            external_attr=0,
+            internal_attr=0,
+        )
+        self._write(self._local_header(entry, False))
+        return StoredEntry(self, entry)
+
     @staticmethod
     def _check_size(entry: _Entry) -> None:
         if entry.usize >= ZIP64_LIMIT or entry.csize >= ZIP64_LIMIT:
@@ -293,6 +315,28 @@ class ZipWriter:
                 0,
             )
         )
+
+
+class StoredEntry:
+    """An uncompressed zip entry being written: `write` pieces, then `close` to seal its header."""
+
+    def __init__(self, writer: ZipWriter, entry: _Entry) -> None:
+        self._writer = writer
+        self._entry = entry
+
+    def write(self, data: bytes) -> None:
+        self._entry.crc = zlib.crc32(data, self._entry.crc)
+        self._entry.usize += len(data)
+        self._writer._write(data)
+
+    def close(self) -> None:
+        entry, writer = self._entry, self._writer
+        entry.csize = entry.usize
+        writer._check_size(entry)
+        writer._out.seek(entry.offset + 14)
+        writer._out.write(struct.pack("<III", entry.crc, entry.csize, entry.usize))
+        writer._out.seek(writer._pos)
+        writer._entries.append(entry)
 
 
 def _name_bytes(info: zipfile.ZipInfo) -> bytes:

@@ -15,10 +15,12 @@ import html
 import io
 import posixpath
 import re
+import tempfile
 import warnings
 import zipfile
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from defusedxml import ElementTree as SafeET
 from xl_segments.errors import SheetNotFoundError, WorkbookError
 from xl_segments.settings import SETTING_SPECS
 from xl_segments.sheets import ORDERS_SHEET, ORDERS_TABLE, SUPPRESSION_SHEET
+from xl_segments.workbook import sheet_parts
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
 TEXT_SUFFIXES = (".csv", ".txt")
@@ -109,6 +112,7 @@ class RawOrders:
     frame: pd.DataFrame
     origin: Origin
     date_system_1904: bool
+    parts: int = 1  # how many row ranges were loaded side by side (see sheet_parts)
 
 
 def column_letter(number: int) -> str:
@@ -551,14 +555,17 @@ def _read_target(
     path: Path, reader: fastexcel.ExcelReader, package: _Package, target: _Target
 ) -> RawOrders:
     part = (package.sheet_parts or {}).get(target.sheet)
+    frame: pd.DataFrame | None = None
+    parts = 1
     if part is not None:
-        layout = _scan_openxml_sheet(path, part, target)
+        layout, frame, parts = _scan_openxml_sheet(path, part, target)
     else:
         layout = _scan_other_sheet(path, reader, target)
     if layout.header_row == 0:
         origin = Origin(path.name, target.sheet, 2, 1)
         return RawOrders(pd.DataFrame(), origin, package.date_system_1904)
-    frame = _load(path, reader, target.sheet, layout)
+    if frame is None:
+        frame = _load(path, reader, target.sheet, layout)
     if layout.headers is not None and len(layout.headers) == frame.shape[1]:
         # fastexcel renames duplicate headers (Amount, Amount_1); keep them as written so that
         # the normalizer can say the header is duplicated.
@@ -573,13 +580,12 @@ def _read_target(
         first_column=layout.first_col,
         columns=tuple(str(c) for c in frame.columns),
     )
-    return RawOrders(frame, origin, package.date_system_1904)
+    return RawOrders(frame, origin, package.date_system_1904, parts)
 
 
-def _load(path: Path, reader: fastexcel.ExcelReader, sheet: str, layout: _Layout) -> pd.DataFrame:
-    options: dict[str, Any] = {
-        "header_row": layout.header_row - 1,
-        "n_rows": layout.n_rows,
+def _column_options(layout: _Layout) -> dict[str, Any]:
+    """fastexcel options every load of the orders columns shares, whole or in parts."""
+    return {
         # fastexcel takes "C:E", but a single column as "C" ("C:C" is an empty range to it).
         "use_columns": column_letter(layout.first_col)
         if layout.first_col == layout.last_col
@@ -587,6 +593,14 @@ def _load(path: Path, reader: fastexcel.ExcelReader, sheet: str, layout: _Layout
         # Guess each column's type from every row, not the first thousand.
         "schema_sample_rows": None,
         "whitespace_as_null": True,
+    }
+
+
+def _load(path: Path, reader: fastexcel.ExcelReader, sheet: str, layout: _Layout) -> pd.DataFrame:
+    options: dict[str, Any] = {
+        "header_row": layout.header_row - 1,
+        "n_rows": layout.n_rows,
+        **_column_options(layout),
         # A table ends where its ref says; a sheet ends at its last row holding a value.
         "skip_whitespace_tail_rows": layout.n_rows is None,
     }
@@ -609,19 +623,20 @@ def _load(path: Path, reader: fastexcel.ExcelReader, sheet: str, layout: _Layout
     if mixed:
         frame = _restore_mixed(path, sheet, layout, frame)
     if cell_errors is not None:
-        _show_error_cells(frame, cell_errors.errors)
+        _show_error_cells(
+            frame, [(*error.offset_position, error.detail) for error in cell_errors.errors]
+        )
     return frame.reset_index(drop=True)
 
 
-def _show_error_cells(frame: pd.DataFrame, errors: list[fastexcel.CellError]) -> None:
-    """Put error cells' text (#N/A...) where fastexcel left a blank."""
+def _show_error_cells(frame: pd.DataFrame, errors: list[tuple[int, int, str]]) -> None:
+    """Put error cells' text (#N/A...) where fastexcel left a blank: (row, column, detail)."""
     by_column: dict[int, tuple[list[int], list[str]]] = {}
-    for error in errors:
-        row, col = error.offset_position
-        match = _ERROR_DETAIL.search(error.detail)
+    for row, col, detail in errors:
+        match = _ERROR_DETAIL.search(detail)
         if match:
             text = _ERROR_TEXT.get(match.group(1), f"#{match.group(1).upper()}")
-        elif 'String("")' in error.detail:
+        elif 'String("")' in detail:
             # An empty text among numbers (LibreOffice writes some blanks so): still blank.
             continue
         else:
@@ -690,76 +705,203 @@ _SHEET_DATA = re.compile(rb"<(\w+:)?sheetData\b")
 _CHUNK = 16 * 1024 * 1024
 
 
-def _scan_openxml_sheet(path: Path, part: str, target: _Target) -> _Layout:
+def _scan_openxml_sheet(
+    path: Path, part: str, target: _Target
+) -> tuple[_Layout, pd.DataFrame | None, int]:
     """Header row, column span and extent of a worksheet, from one streaming pass over its XML.
 
-    Cheap next to loading (about a fifth of it), and it keeps calamine from being handed a
-    sheet whose used range would not fit in memory.
+    The pass keeps calamine from being handed a sheet whose used range would not fit in
+    memory. A big sheet is also loaded during the pass, in parts on every core
+    (`sheet_parts`); otherwise, or when the parts do not add up, no frame comes back and the
+    caller loads the sheet in one go. The last item is how many parts were loaded.
     """
-    table = target.table
     try:
-        header, last_row, widest = _scan_chunks(path, part, want_header=table is None)
+        with zipfile.ZipFile(path) as archive:
+            size = archive.getinfo(part).file_size
+        workers = sheet_parts.LOAD_WORKERS
+        if size >= sheet_parts.SPLIT_ABOVE_BYTES and workers > 1:
+            return _scan_and_load_in_parts(path, part, target, size, workers)
+        scan = _SheetScan(want_header=target.table is None)
+        with zipfile.ZipFile(path) as archive, archive.open(part) as stream:
+            for chunk in _chunks(stream):
+                scan.feed(chunk)
     except _ZIP_DAMAGE:
         raise _damaged(path, part) from None
-    if last_row > EXCEL_ROWS or widest > EXCEL_COLUMNS:
+    return _layout_of(path, target, scan), None, 1
+
+
+def _scan_and_load_in_parts(
+    path: Path, part: str, target: _Target, size: int, workers: int
+) -> tuple[_Layout, pd.DataFrame | None, int]:
+    scan = _SheetScan(want_header=target.table is None)
+    part_bytes = max(sheet_parts.MIN_PART_BYTES, size // (2 * workers) + 1)
+    request: sheet_parts.PartRequest | None = None
+    writer: sheet_parts.PartWriter | None = None
+    splitting = True
+    futures: list[Future[sheet_parts.LoadedPart]] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="xl-segments-") as folder,
+        ThreadPoolExecutor(workers, thread_name_prefix="xl-segments-load") as pool,
+    ):
+        try:
+            with zipfile.ZipFile(path) as archive, archive.open(part) as stream:
+                for chunk in _chunks(stream):
+                    scan.feed(chunk)
+                    if not splitting:
+                        continue
+                    if writer is None:
+                        # The header (or the table) is known from the first chunk, or the
+                        # sheet is read in one go.
+                        request = _part_request(path, target, scan)
+                        if request is None:
+                            splitting = False
+                            continue
+                        writer = sheet_parts.PartWriter(
+                            path,
+                            part,
+                            Path(folder),
+                            part_bytes,
+                            sentinel_column=request.sentinel_column,
+                        )
+                    for done in writer.feed(chunk):
+                        # A part goes to calamine only once every byte of it has been checked.
+                        if request is None or not _extent_fits(target, scan, request):
+                            splitting = False
+                            writer.close()
+                            break
+                        futures.append(pool.submit(sheet_parts.load_part, done, request))
+            layout = _layout_of(path, target, scan)
+            if not splitting or writer is None or request is None or not futures:
+                return layout, None, 1
+            last = writer.finish()
+            if last is not None:
+                futures.append(pool.submit(sheet_parts.load_part, last, request))
+            try:
+                loaded = [future.result() for future in futures]
+                combined, errors = sheet_parts.combine_parts(loaded, request)
+            except (sheet_parts.PartsDisagree, fastexcel.FastExcelError):
+                return layout, None, 1
+        finally:
+            if writer is not None:
+                writer.close()
+            pool.shutdown(wait=True, cancel_futures=True)
+    frame = combined.to_pandas()
+    if errors:
+        _show_error_cells(frame, errors)
+    return layout, frame.reset_index(drop=True), len(loaded)
+
+
+def _part_request(path: Path, target: _Target, scan: _SheetScan) -> sheet_parts.PartRequest | None:
+    """What to load from each part, once the header is known (None: read in one go)."""
+    if target.table is None and scan.header is None:
+        return None
+    layout = _layout_from(path, target, scan)
+    if layout.header_row < 1 or layout.last_col >= EXCEL_COLUMNS:
+        return None
+    sentinel = column_letter(layout.last_col + 1)
+    return sheet_parts.PartRequest(
+        sheet=target.sheet,
+        columns=_column_options(layout)["use_columns"],
+        sentinel_column=sentinel,
+        columns_and_sentinel=f"{column_letter(layout.first_col)}:{sentinel}",
+        header_row=layout.header_row,
+        last_data_row=None if layout.n_rows is None else layout.header_row + layout.n_rows,
+    )
+
+
+def _extent_fits(target: _Target, scan: _SheetScan, request: sheet_parts.PartRequest) -> bool:
+    last_col = target.table.last_col if target.table is not None else 0
+    return (
+        scan.last_row <= EXCEL_ROWS
+        and scan.widest <= EXCEL_COLUMNS
+        and max(scan.widest, last_col) * max(scan.last_row, request.header_row) <= MAX_SHEET_CELLS
+    )
+
+
+def _layout_of(path: Path, target: _Target, scan: _SheetScan) -> _Layout:
+    """The layout of a fully scanned sheet, refusing one calamine could not hold."""
+    if scan.last_row > EXCEL_ROWS or scan.widest > EXCEL_COLUMNS:
         raise WorkbookError(
             f"{path.name}, sheet {target.sheet!r}: the sheet has cells beyond Excel's last row "
-            f"or column (row {last_row:,}), so the file is damaged or was not made by a "
+            f"or column (row {scan.last_row:,}), so the file is damaged or was not made by a "
             "spreadsheet program. Open it in Excel and save it again."
         )
+    layout = _layout_from(path, target, scan)
+    if layout.header_row == 0 and target.table is None:
+        return layout
+    last_col = max(scan.widest, layout.last_col)
+    last_row = max(scan.last_row, layout.header_row)
+    if last_col * last_row > MAX_SHEET_CELLS:
+        raise WorkbookError(
+            f"{path.name}, sheet {target.sheet!r}: the used part of the sheet spans "
+            f"{last_row:,} rows and {last_col:,} columns, too large "
+            "to read safely. Delete the unused rows and columns below and to the right of the "
+            "orders (or copy the orders to a new workbook) and try again."
+        )
+    return layout
+
+
+def _layout_from(path: Path, target: _Target, scan: _SheetScan) -> _Layout:
+    """Header row and columns from the table, or from the first row holding values."""
+    table = target.table
     if table is not None:
-        first_col, last_col = table.first_col, table.last_col
         header_row = table.first_row
         n_rows = table.last_row - table.first_row - table.totals_rows
         if table.header_rows == 0:
             header_row -= 1
             n_rows += 1
-        widest = max(widest, last_col)
-        headers = None
-    elif header is None:
+        return _Layout(header_row, table.first_col, table.last_col, n_rows, None)
+    if scan.header is None:
         return _Layout(0, 1, 1, None, None)
-    else:
-        header_row, cells = header
-        first_col, last_col = min(cells), max(cells)
-        n_rows = None
-        headers = _header_texts(path, cells, first_col, last_col)
-    area = max(widest, last_col) * max(last_row, header_row)
-    if area > MAX_SHEET_CELLS:
-        raise WorkbookError(
-            f"{path.name}, sheet {target.sheet!r}: the used part of the sheet spans "
-            f"{max(last_row, header_row):,} rows and {max(widest, last_col):,} columns, too large "
-            "to read safely. Delete the unused rows and columns below and to the right of the "
-            "orders (or copy the orders to a new workbook) and try again."
-        )
-    return _Layout(header_row, first_col, last_col, n_rows, headers)
+    header_row, cells = scan.header
+    first_col, last_col = min(cells), max(cells)
+    headers = _header_texts(path, cells, first_col, last_col)
+    return _Layout(header_row, first_col, last_col, None, headers)
 
 
 _HeaderCells = tuple[int, dict[int, tuple[bytes, bytes]]]
 
 
-def _scan_chunks(path: Path, part: str, want_header: bool) -> tuple[_HeaderCells | None, int, int]:
-    """(first valued row if wanted, last row number, widest valued column) of a sheet part."""
-    header: _HeaderCells | None = None
-    last_row = 0
-    widest = 0
-    wide_valued_cell = last_row_start = long_row_start = None
-    with zipfile.ZipFile(path) as archive, archive.open(part) as stream:
-        for chunk in _chunks(stream):
-            if wide_valued_cell is None or last_row_start is None or long_row_start is None:
-                # Patterns starting with a literal (namespace prefix included) scan at C speed.
-                found = _SHEET_DATA.search(chunk)
-                prefix = re.escape(found.group(1) or b"") if found else b""
-                # A cell in a column past Z holding a value, or a cell anywhere with a row
-                # number of 7 or more digits: rows out of order can hide a huge row number
-                # mid-sheet, and calamine sizes its grid by the largest one it meets.
-                wide_valued_cell = re.compile(
-                    b"<" + prefix + rb'c r="(?:([A-Z]{1,3})(\d{7,})"|([A-Z]{2,3})\d+"'
-                    rb"(?:[^>]*[^/>])?>)"
-                )
-                last_row_start = re.compile(b"<" + prefix + rb'row r="(\d+)"')
-                long_row_start = re.compile(b"<" + prefix + rb'row r="(\d{7,})"')
-            if header is None and want_header:
-                header = _first_valued_row(chunk)
+class _SheetScan:
+    """What one pass over a sheet's XML learns, fed chunk by chunk (see `_chunks`).
+
+    The first row holding a value (when wanted), the last row number and the widest column
+    holding a value.
+    """
+
+    def __init__(self, want_header: bool) -> None:
+        self.want_header = want_header
+        self.header: _HeaderCells | None = None
+        self.last_row = 0
+        self.widest = 0
+        self._patterns: tuple[re.Pattern[bytes], ...] | None = None
+
+    def _compile(self, chunk: bytes) -> tuple[re.Pattern[bytes], ...]:
+        # Patterns starting with a literal (namespace prefix included) scan at C speed.
+        found = _SHEET_DATA.search(chunk)
+        prefix = re.escape(found.group(1) or b"") if found else b""
+        # A cell in a column past Z holding a value, or a cell anywhere with a row number of
+        # 7 or more digits: rows out of order can hide a huge row number mid-sheet, and
+        # calamine sizes its grid by the largest one it meets.
+        wide_valued_cell = re.compile(
+            b"<" + prefix + rb'c r="(?:([A-Z]{1,3})(\d{7,})"|([A-Z]{2,3})\d+"'
+            rb"(?:[^>]*[^/>])?>)"
+        )
+        last_row_start = re.compile(b"<" + prefix + rb'row r="(\d+)"')
+        long_row_start = re.compile(b"<" + prefix + rb'row r="(\d{7,})"')
+        # Either, or neither, in one search that starts at a literal: a reference with two
+        # letters, or with 7 digits. Most chunks have neither and skip the two searches above.
+        suspect = re.compile(rb'r="(?:[A-Z]{2}|[A-Z]{0,3}\d{7})')
+        self._patterns = (wide_valued_cell, last_row_start, long_row_start, suspect)
+        return self._patterns
+
+    def feed(self, chunk: bytes) -> None:
+        patterns = self._patterns or self._compile(chunk)
+        wide_valued_cell, last_row_start, long_row_start, suspect = patterns
+        if self.header is None and self.want_header:
+            self.header = _first_valued_row(chunk)
+        last_row, widest = self.last_row, self.widest
+        if suspect.search(chunk) is not None:
             for match in wide_valued_cell.finditer(chunk):
                 if match.group(2):
                     # Counted whether or not it holds a value: such cells are rare.
@@ -769,12 +911,10 @@ def _scan_chunks(path: Path, part: str, want_header: bool) -> tuple[_HeaderCells
                     widest = max(widest, column_number(match.group(3).decode()))
             for match in long_row_start.finditer(chunk):
                 last_row = max(last_row, int(match.group(1)))
-            rows = list(last_row_start.finditer(chunk[-4096:])) or list(
-                last_row_start.finditer(chunk)
-            )
-            if rows:
-                last_row = max(last_row, int(rows[-1].group(1)))
-    return header, last_row, widest
+        rows = list(last_row_start.finditer(chunk[-4096:])) or list(last_row_start.finditer(chunk))
+        if rows:
+            last_row = max(last_row, int(rows[-1].group(1)))
+        self.last_row, self.widest = last_row, widest
 
 
 def _chunks(stream: Any) -> Iterator[bytes]:

@@ -38,6 +38,7 @@ from xl_segments.values import (
     parse_amounts,
     parse_consent,
     parse_dates,
+    rows_with_byte,
 )
 
 # Order statuses that never became a sale (Shopify financial status, WooCommerce status).
@@ -490,11 +491,15 @@ def _customer_keys(rows: pd.DataFrame) -> pd.Series:
     registered customer and their guest orders under the same address are one customer.
     """
     keys = rows["customer_id"].astype("string")
-    looks_like_email = keys.str.contains("@", regex=False).fillna(False).to_numpy(dtype=bool)
+    looks_like_email = rows_with_byte(keys, _is_at)
     if looks_like_email.any():
         keys = keys.copy()
         keys[looks_like_email] = email_keys(keys[looks_like_email])
     return keys.fillna(rows["email_key"].astype("string"))
+
+
+def _is_at(data: np.ndarray) -> np.ndarray:
+    return data == ord("@")
 
 
 def _names(frame: pd.DataFrame, match: ColumnMatch) -> pd.Series:

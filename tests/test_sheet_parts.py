@@ -8,6 +8,7 @@ several parts and every case can be compared with the whole-sheet load in the sa
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import io
 import re
 import sys
@@ -40,6 +41,8 @@ def small_parts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Pat
     monkeypatch.setattr(sheet_parts, "SPLIT_ABOVE_BYTES", 1)
     monkeypatch.setattr(sheet_parts, "MIN_PART_BYTES", 1)
     monkeypatch.setattr(sheet_parts, "LOAD_WORKERS", 3)
+    monkeypatch.setattr(sheet_parts, "SHARED_STRINGS_WEIGHT", 0)
+    monkeypatch.setattr(sheet_parts, "RAM_FOLDERS", ())
     temp = tmp_path / "temp"
     temp.mkdir()
     monkeypatch.setattr("tempfile.tempdir", str(temp))
@@ -266,3 +269,45 @@ def test_a_value_far_to_the_right_in_a_late_part_is_refused(tmp_path: Path) -> N
     wide = change_sheet(path, lambda body: body.replace(b'<c r="F3000"', b'<c r="XFA3000"'))
     with pytest.raises(WorkbookError, match="too large to read safely"):
         read_orders(wide)
+
+
+def test_parts_in_the_ram_folder_leave_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ram = Path("/dev/shm")
+    if not ram.is_dir():
+        pytest.skip("no RAM folder on this system")
+    monkeypatch.setattr(sheet_parts, "RAM_FOLDERS", (str(ram),))
+    before = {p.name for p in ram.glob("xl-segments-*")}
+    in_parts, _ = both(plain_book(tmp_path / "orders.xlsx", [HEADER, *order_rows(600)]))
+    assert in_parts.parts >= 2
+    assert {p.name for p in ram.glob("xl-segments-*")} == before
+
+
+def test_no_room_for_the_parts_means_the_sheet_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = plain_book(tmp_path / "orders.xlsx", [HEADER, *order_rows(600)])
+    written = 0
+    real_write = sheet_parts.StoredEntry.write
+
+    def write_until_full(entry: sheet_parts.StoredEntry, data: bytes) -> None:
+        nonlocal written
+        written += len(data)
+        if written > 20_000:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(entry, data)
+
+    monkeypatch.setattr(sheet_parts.StoredEntry, "write", write_until_full)
+    in_parts, _ = both(path)
+    assert in_parts.parts == 1
+    assert written > 20_000
+
+
+def test_no_writable_temporary_folder_means_the_sheet_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = plain_book(tmp_path / "orders.xlsx", [HEADER, *order_rows(600)])
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "no such folder"))
+    in_parts, _ = both(path)
+    assert in_parts.parts == 1

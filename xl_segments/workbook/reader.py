@@ -720,7 +720,19 @@ def _scan_openxml_sheet(
             size = archive.getinfo(part).file_size
         workers = sheet_parts.LOAD_WORKERS
         if size >= sheet_parts.SPLIT_ABOVE_BYTES and workers > 1:
-            return _scan_and_load_in_parts(path, part, target, size, workers)
+            try:
+                folder = tempfile.TemporaryDirectory(
+                    prefix="xl-segments-",
+                    dir=sheet_parts.parts_folder(size),
+                    ignore_cleanup_errors=True,
+                )
+            except OSError:  # no writable temporary folder: read the sheet in one go
+                folder = None
+            if folder is not None:
+                with folder:
+                    return _scan_and_load_in_parts(
+                        path, part, target, size, workers, Path(folder.name)
+                    )
         scan = _SheetScan(want_header=target.table is None)
         with zipfile.ZipFile(path) as archive, archive.open(part) as stream:
             for chunk in _chunks(stream):
@@ -731,18 +743,15 @@ def _scan_openxml_sheet(
 
 
 def _scan_and_load_in_parts(
-    path: Path, part: str, target: _Target, size: int, workers: int
+    path: Path, part: str, target: _Target, size: int, workers: int, folder: Path
 ) -> tuple[_Layout, pd.DataFrame | None, int]:
     scan = _SheetScan(want_header=target.table is None)
-    part_bytes = max(sheet_parts.MIN_PART_BYTES, size // (2 * workers) + 1)
+    part_bytes = sheet_parts.part_bytes(size, workers, _shared_strings_size(path))
     request: sheet_parts.PartRequest | None = None
     writer: sheet_parts.PartWriter | None = None
     splitting = True
     futures: list[Future[sheet_parts.LoadedPart]] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="xl-segments-") as folder,
-        ThreadPoolExecutor(workers, thread_name_prefix="xl-segments-load") as pool,
-    ):
+    with ThreadPoolExecutor(workers, thread_name_prefix="xl-segments-load") as pool:
         try:
             with zipfile.ZipFile(path) as archive, archive.open(part) as stream:
                 for chunk in _chunks(stream):
@@ -759,11 +768,18 @@ def _scan_and_load_in_parts(
                         writer = sheet_parts.PartWriter(
                             path,
                             part,
-                            Path(folder),
+                            folder,
                             part_bytes,
                             sentinel_column=request.sentinel_column,
                         )
-                    for done in writer.feed(chunk):
+                    try:
+                        completed = writer.feed(chunk)
+                    except OSError:
+                        # No room for the parts (a small RAM disk, a full disk): read whole.
+                        splitting = False
+                        writer.close()
+                        continue
+                    for done in completed:
                         # A part goes to calamine only once every byte of it has been checked.
                         if request is None or not _extent_fits(target, scan, request):
                             splitting = False
@@ -773,13 +789,17 @@ def _scan_and_load_in_parts(
             layout = _layout_of(path, target, scan)
             if not splitting or writer is None or request is None or not futures:
                 return layout, None, 1
-            last = writer.finish()
+            try:
+                last = writer.finish()
+            except OSError:
+                return layout, None, 1
             if last is not None:
                 futures.append(pool.submit(sheet_parts.load_part, last, request))
             try:
                 loaded = [future.result() for future in futures]
                 combined, errors = sheet_parts.combine_parts(loaded, request)
-            except (sheet_parts.PartsDisagree, fastexcel.FastExcelError):
+            except Exception:  # PartsDisagree, or any part failing to load
+                # Loading the whole sheet is always right: it reads the sheet or says why not.
                 return layout, None, 1
         finally:
             if writer is not None:
@@ -789,6 +809,15 @@ def _scan_and_load_in_parts(
     if errors:
         _show_error_cells(frame, errors)
     return layout, frame.reset_index(drop=True), len(loaded)
+
+
+def _shared_strings_size(path: Path) -> int:
+    with zipfile.ZipFile(path) as archive:
+        return sum(
+            info.file_size
+            for info in archive.infolist()
+            if info.filename.lower().endswith("sharedstrings.xml")
+        )
 
 
 def _part_request(path: Path, target: _Target, scan: _SheetScan) -> sheet_parts.PartRequest | None:

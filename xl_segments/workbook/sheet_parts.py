@@ -49,6 +49,42 @@ SENTINEL = b"xl-segments part boundary"
 _EMPTIED_ABOVE_BYTES = 256 * 1024
 
 
+# Folders tried for the part files before the system's temporary folder: a RAM-backed one
+# takes 0.5 GB in a fifth of the time a disk does.
+RAM_FOLDERS: tuple[str, ...] = ("/dev/shm",)
+
+
+def parts_folder(sheet_bytes: int) -> str | None:
+    """A RAM-backed folder with room for the parts twice over, else None (the temp folder)."""
+    for folder in RAM_FOLDERS:
+        try:
+            stats = os.statvfs(folder)
+        except (OSError, AttributeError):  # no such folder; no statvfs on Windows
+            continue
+        if os.access(folder, os.W_OK) and stats.f_bavail * stats.f_frsize >= 2 * sheet_bytes:
+            return folder
+    return None
+
+
+# A part holds at least this many times the shared strings' XML, which it re-reads.
+SHARED_STRINGS_WEIGHT = 3
+# Parts per worker: more parts let the last one, which starts when the scan ends, be short.
+PARTS_PER_WORKER = 4
+
+
+def part_bytes(sheet_bytes: int, workers: int, shared_strings_bytes: int) -> int:
+    """How much sheet XML each part holds.
+
+    Each part re-reads the workbook's shared strings when it is opened (calamine reads them
+    all up front), so with a big table of shared strings parts are made fewer and bigger.
+    """
+    return max(
+        MIN_PART_BYTES,
+        sheet_bytes // (PARTS_PER_WORKER * workers) + 1,
+        SHARED_STRINGS_WEIGHT * shared_strings_bytes,
+    )
+
+
 @dataclass
 class SheetPart:
     """One written part: rows first_row .. next_row - 1 of the sheet (first_row 1 for part 0)."""

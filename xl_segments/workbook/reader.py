@@ -931,15 +931,15 @@ class _SheetScan:
             self.header = _first_valued_row(chunk)
         last_row, widest = self.last_row, self.widest
         if suspect.search(chunk) is not None:
-            for match in wide_valued_cell.finditer(chunk):
-                if match.group(2):
-                    # Counted whether or not it holds a value: such cells are rare.
-                    last_row = max(last_row, int(match.group(2)))
-                    widest = max(widest, column_number(match.group(1).decode()))
-                else:
-                    widest = max(widest, column_number(match.group(3).decode()))
-            for match in long_row_start.finditer(chunk):
-                last_row = max(last_row, int(match.group(1)))
+            # (letters, 7+ digits, "") for a long row number, counted whether or not the cell
+            # holds a value; ("", "", letters) for a valued cell past column Z. Rows past
+            # 999,999 put one of the first kind in every cell: handled in bulk.
+            found = wide_valued_cell.findall(chunk)
+            numbers = [int(digits) for _, digits, _ in found if digits]
+            letters = {a for a, digits, _ in found if digits} | {w for _, _, w in found if w}
+            numbers += map(int, long_row_start.findall(chunk))
+            last_row = max([last_row, *numbers])
+            widest = max([widest, *(column_number(x.decode()) for x in letters)])
         rows = list(last_row_start.finditer(chunk[-4096:])) or list(last_row_start.finditer(chunk))
         if rows:
             last_row = max(last_row, int(rows[-1].group(1)))

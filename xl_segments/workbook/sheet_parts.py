@@ -66,6 +66,8 @@ def parts_folder(sheet_bytes: int) -> str | None:
     return None
 
 
+# The first part holds this fraction of what the others do.
+FIRST_PART_SHARE = 4
 # A part holds at least this many times the shared strings' XML, which it re-reads.
 SHARED_STRINGS_WEIGHT = 3
 # Parts per worker: more parts let the last one, which starts when the scan ends, be short.
@@ -131,7 +133,9 @@ class PartWriter:
             self._start(chunk)
             return []
         current = self._current
-        if not self.cutting or current.size < self.part_bytes or self._row_open is None:
+        # The first part is smaller, so that calamine starts soon after the scan does.
+        wanted = self.part_bytes // FIRST_PART_SHARE if not self.parts else self.part_bytes
+        if not self.cutting or current.size < wanted or self._row_open is None:
             self._append(chunk)
             return []
         found = self._row_open.search(chunk)

@@ -702,7 +702,7 @@ _VALUE = re.compile(rb"<(?:\w+:)?v>(.*?)</(?:\w+:)?v>", re.DOTALL)
 _INLINE_TEXT = re.compile(rb"<(?:\w+:)?t\b[^>]*>(.*?)</(?:\w+:)?t>", re.DOTALL)
 _ROW_CLOSE = re.compile(rb"</(?:\w+:)?row>")
 _SHEET_DATA = re.compile(rb"<(\w+:)?sheetData\b")
-_CHUNK = 16 * 1024 * 1024
+_CHUNK = 8 * 1024 * 1024
 
 
 def _scan_openxml_sheet(

@@ -32,11 +32,11 @@ import pyarrow as pa
 from xl_segments.workbook.package import StoredEntry, ZipWriter
 
 # Sheets whose XML unpacks to less than this are loaded in one go: splitting buys nothing.
-SPLIT_ABOVE_BYTES = 48 * 1024**2
+SPLIT_ABOVE_BYTES = 16 * 1024**2
 # Threads loading parts: calamine runs on each without holding the GIL.
 LOAD_WORKERS = min(os.cpu_count() or 1, 4)
 # The least XML a part holds; a sheet is cut into about two parts per core above that.
-MIN_PART_BYTES = 24 * 1024**2
+MIN_PART_BYTES = 4 * 1024**2
 
 _SHEET_DATA_OPEN = re.compile(rb"<((?:\w+:)?)sheetData\b[^>]*?(/?)>")
 _ROOT_OPEN = re.compile(rb"<((?:\w+:)?worksheet)\b")

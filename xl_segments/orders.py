@@ -12,6 +12,7 @@ import string
 import warnings
 from collections import Counter
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -284,6 +285,13 @@ def normalize_orders(
         index=frame.index,
     )
     rows["order_id"] = clean_ids(col("order_id")) if match.has("order_id") else None
+    ids_repeat = (
+        _BESIDE.submit(
+            _order_ids_repeat, rows["order_id"], rows["amount"].to_numpy(dtype="float64")
+        )
+        if match.has("order_id")
+        else None
+    )
     rows["customer_id"] = clean_ids(col("customer_id")) if match.has("customer_id") else None
     if match.has("customer_id"):
         # WooCommerce writes customer id 0 for guest checkouts: they are known by email.
@@ -320,7 +328,7 @@ def normalize_orders(
     else:
         rows["refunded"] = 0.0
 
-    rows, merged = _merge_line_items(rows, match, locator)
+    rows, merged = _merge_line_items(rows, match, locator, ids_repeat)
     _require(rows, match, locator)
 
     # Statuses: unsold orders leave, refunds reduce the net amount.
@@ -521,8 +529,20 @@ def _names(frame: pd.DataFrame, match: ColumnMatch) -> pd.Series:
 _ORDER_LEVEL = ("order_date", "amount", "customer_id", "email_key")
 
 
+def _order_ids_repeat(order_ids: pd.Series, amounts: np.ndarray) -> bool:
+    """Whether two rows that are not refunds share an order id."""
+    codes, uniques = pd.factorize(order_ids, use_na_sentinel=True)
+    wanted = ~(amounts < 0) & (codes >= 0)
+    return bool((np.bincount(codes[wanted], minlength=len(uniques)) > 1).any())
+
+
+# One thread for work that overlaps the cleaning of other columns (Arrow's hashing releases
+# the GIL): a million order ids take 0.1-0.2 s to hash.
+_BESIDE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xl-segments-orders")
+
+
 def _merge_line_items(
-    rows: pd.DataFrame, match: ColumnMatch, locator: Locator
+    rows: pd.DataFrame, match: ColumnMatch, locator: Locator, ids_repeat: Future[bool] | None
 ) -> tuple[pd.DataFrame, int]:
     """Rows sharing an order id are one order (Shopify writes a row per line item).
 
@@ -530,15 +550,11 @@ def _merge_line_items(
     disagree on date, amount or customer are an error listing them. Negative-amount rows are
     refunds and are never merged.
     """
-    if not match.has("order_id"):
+    # Most tables have one row per order: found out from the ids alone (on another thread,
+    # while the other columns were cleaned), without copying the rows.
+    if ids_repeat is None or not ids_repeat.result():
         return rows, 0
     candidate = rows["order_id"].notna() & ~(rows["amount"] < 0)
-    # Most tables have one row per order: find that out from the ids alone, without copying
-    # the rows.
-    codes, uniques = pd.factorize(rows["order_id"], use_na_sentinel=True)
-    wanted = candidate.to_numpy(dtype=bool) & (codes >= 0)
-    if not (np.bincount(codes[wanted], minlength=len(uniques)) > 1).any():
-        return rows, 0
     keyed = rows[candidate]
     dup = keyed["order_id"].duplicated(keep=False)
     multi = keyed[dup]

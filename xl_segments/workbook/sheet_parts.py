@@ -17,6 +17,7 @@ one go gives, row for row.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import warnings
@@ -263,7 +264,19 @@ _COMMON: dict[str, Any] = {"schema_sample_rows": None, "whitespace_as_null": Tru
 
 
 def load_part(part: SheetPart, request: PartRequest) -> LoadedPart:
-    """Load the wanted rows of one part's range with fastexcel (run on a worker thread)."""
+    """Load the wanted rows of one part's range with fastexcel (run on a worker thread).
+
+    The part's file is deleted once loaded, so that the parts never take much room at once.
+    """
+    try:
+        return _load_part(part, request)
+    finally:
+        # Still open elsewhere (Windows): the temporary folder goes at the end instead.
+        with contextlib.suppress(OSError):
+            part.path.unlink(missing_ok=True)
+
+
+def _load_part(part: SheetPart, request: PartRequest) -> LoadedPart:
     start = max(part.first_row, request.header_row + 1)
     end = part.next_row - 1 if part.next_row is not None else None  # last row of the range
     if request.last_data_row is not None:

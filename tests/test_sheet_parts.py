@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import io
+import os
 import re
 import sys
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -311,3 +313,19 @@ def test_no_writable_temporary_folder_means_the_sheet_is_read_whole(
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "no such folder"))
     in_parts, _ = both(path)
     assert in_parts.parts == 1
+
+
+def test_part_folders_left_by_a_killed_read_are_removed_by_the_next(
+    tmp_path: Path, small_parts: Path
+) -> None:
+    stale = small_parts / f"{sheet_parts.PARTS_PREFIX}killed"
+    stale.mkdir()
+    (stale / "part3.xlsx").write_bytes(b"customer data")
+    old = time.time() - sheet_parts.STALE_AFTER_SECONDS - 60
+    os.utime(stale, (old, old))
+    running = small_parts / f"{sheet_parts.PARTS_PREFIX}running"
+    running.mkdir()
+    read_orders(plain_book(tmp_path / "orders.xlsx", [HEADER, *order_rows(300)]))
+    assert not stale.exists()
+    assert running.exists()  # another read in progress keeps its parts
+    running.rmdir()

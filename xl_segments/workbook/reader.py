@@ -720,11 +720,11 @@ def _scan_openxml_sheet(
             size = archive.getinfo(part).file_size
         workers = sheet_parts.LOAD_WORKERS
         if size >= sheet_parts.SPLIT_ABOVE_BYTES and workers > 1:
+            where = sheet_parts.parts_folder(size)
+            sheet_parts.remove_stale_parts(where)
             try:
                 folder = tempfile.TemporaryDirectory(
-                    prefix="xl-segments-",
-                    dir=sheet_parts.parts_folder(size),
-                    ignore_cleanup_errors=True,
+                    prefix=sheet_parts.PARTS_PREFIX, dir=where, ignore_cleanup_errors=True
                 )
             except OSError:  # no writable temporary folder: read the sheet in one go
                 folder = None

@@ -20,6 +20,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
+import tempfile
+import time
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -65,6 +68,30 @@ def parts_folder(sheet_bytes: int) -> str | None:
         if os.access(folder, os.W_OK) and stats.f_bavail * stats.f_frsize >= 2 * sheet_bytes:
             return folder
     return None
+
+
+# The part folders' names start so; a folder of ours left older than this by a process that
+# was killed mid-read (its customers' data in it) is removed by the next read.
+PARTS_PREFIX = "xl-segments-"
+STALE_AFTER_SECONDS = 3600
+
+
+def remove_stale_parts(folder: str | None) -> None:
+    """Delete part folders a killed read of this user's left in folder (None: the temp one)."""
+    base = Path(folder if folder is not None else tempfile.gettempdir())
+    now = time.time()
+    try:
+        candidates = list(base.glob(PARTS_PREFIX + "*"))
+    except OSError:
+        return
+    for candidate in candidates:
+        try:
+            stats = candidate.stat()
+            mine = not hasattr(os, "getuid") or stats.st_uid == os.getuid()
+            if candidate.is_dir() and mine and now - stats.st_mtime > STALE_AFTER_SECONDS:
+                shutil.rmtree(candidate, ignore_errors=True)
+        except OSError:
+            continue
 
 
 # The first part holds this fraction of what the others do.

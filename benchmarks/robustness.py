@@ -10,6 +10,7 @@ suppression list) is in a contact list sheet or CSV. It prints one line:
     612 inputs: 431 handled, 181 clear errors, 0 crashes, 0 inputs modified, ...
 
 Usage: python benchmarks/robustness.py [--mutations 560] [--seed 7] [--jobs 2] [--verbose]
+                                       [--small-parts]
 """
 
 from __future__ import annotations
@@ -239,9 +240,26 @@ def figures(result: Any) -> dict[str, Any]:
 # --- isolation: a process per input with limits ---------------------------------------------
 
 
+SMALL_PARTS_ENV = "XL_SEGMENTS_BENCH_SMALL_PARTS"
+
+
+def _small_parts() -> None:
+    """Cut every sheet into parts of a few hundred bytes (as tests/test_sheet_parts.py does),
+    so that the fuzz also runs through the reader's parallel, part-by-part load."""
+    from xl_segments.workbook import reader, sheet_parts
+
+    reader._CHUNK = 600
+    sheet_parts.SPLIT_ABOVE_BYTES = 1
+    sheet_parts.MIN_PART_BYTES = 1
+    sheet_parts.SHARED_STRINGS_WEIGHT = 0
+    sheet_parts.LOAD_WORKERS = 2
+
+
 def _child(conn: Any, path: str, settings: dict[str, Any] | None, name: str, limit: int) -> None:
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    if os.environ.get(SMALL_PARTS_ENV):
+        _small_parts()
     workdir = Path(tempfile.mkdtemp(prefix="xls-robust-"))
     try:
         outcome = check_one(Path(path), workdir, settings, name)
@@ -578,7 +596,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-corpus", action="store_true")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--keep", type=Path, default=None, help="copy bad inputs here")
+    parser.add_argument(
+        "--small-parts",
+        action="store_true",
+        help="read every workbook in parts of a few hundred bytes (the parallel reader)",
+    )
     args = parser.parse_args(argv)
+    if args.small_parts:
+        os.environ[SMALL_PARTS_ENV] = "1"  # before the fork server starts: children inherit it
     line, outcomes = run(
         args.mutations, args.seed, args.jobs, not args.no_corpus, args.verbose, args.keep
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -315,3 +316,41 @@ def test_settings_are_empty_for_csv_and_workbooks_without_named_cells(tmp_path: 
     csv_path.write_text("a,b\n1,2\n")
     assert read_settings(csv_path) == {}
     assert read_settings(_book(tmp_path / "plain.xlsx", {"Orders": [HEADER]})) == {}
+
+
+@pytest.mark.parametrize("chunk", [64, 200, 333, 1000])
+def test_a_header_row_cut_by_the_scan_chunks_is_still_the_header(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    from xl_segments.workbook import reader
+
+    rows = [[None], [None], ["note above the orders", None, None, None], [None], HEADER, *ROWS]
+    path = _book(tmp_path / "orders.xlsx", {"Orders": rows})
+    expected = read_orders(path)
+    monkeypatch.setattr(reader, "_CHUNK", chunk)
+    got = read_orders(path)
+    assert list(got.frame.columns) == list(expected.frame.columns)
+    pd.testing.assert_frame_equal(got.frame, expected.frame)
+    assert got.origin == expected.origin
+
+
+def test_rows_without_numbers_are_counted_across_scan_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xl_segments.workbook import reader
+
+    rows = [[None]] * 3 + [["title", None, None, None], [None], HEADER, *ROWS]
+    path = _book(tmp_path / "orders.xlsx", {"Orders": rows})
+    numbered = tmp_path / "numberless.xlsx"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(numbered, "w") as target:
+        for info in source.infolist():
+            body = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                body = re.sub(rb'<row r="\d+"', b"<row", body)
+                body = re.sub(rb' r="[A-Z]+\d+"', b"", body)
+            target.writestr(info, body)
+    expected = read_orders(numbered)
+    monkeypatch.setattr(reader, "_CHUNK", 150)
+    got = read_orders(numbered)
+    assert got.origin == expected.origin
+    pd.testing.assert_frame_equal(got.frame, expected.frame)

@@ -703,6 +703,8 @@ _INLINE_TEXT = re.compile(rb"<(?:\w+:)?t\b[^>]*>(.*?)</(?:\w+:)?t>", re.DOTALL)
 _ROW_CLOSE = re.compile(rb"</(?:\w+:)?row>")
 _SHEET_DATA = re.compile(rb"<(\w+:)?sheetData\b")
 _CHUNK = 8 * 1024 * 1024
+# A row longer than this (16,384 cells of 4 KB) is not a header worth carrying across chunks.
+_MAX_ROW_BYTES = 64 * 1024 * 1024
 
 
 def _scan_openxml_sheet(
@@ -901,6 +903,10 @@ class _SheetScan:
     def __init__(self, want_header: bool) -> None:
         self.want_header = want_header
         self.header: _HeaderCells | None = None
+        self._unfinished = (
+            b""  # the start of a row the last chunk cut, while looking for the header
+        )
+        self._rows_before = 0  # rows before it (numbers rows that do not say theirs)
         self.last_row = 0
         self.widest = 0
         self._patterns: tuple[re.Pattern[bytes], ...] | None = None
@@ -928,7 +934,10 @@ class _SheetScan:
         patterns = self._patterns or self._compile(chunk)
         wide_valued_cell, last_row_start, long_row_start, suspect = patterns
         if self.header is None and self.want_header:
-            self.header = _first_valued_row(chunk)
+            # A row cut by the chunk's end is read again with the next chunk.
+            text = self._unfinished + chunk
+            self.header, resume, self._rows_before = _first_valued_row(text, self._rows_before)
+            self._unfinished = text[resume:] if len(text) - resume <= _MAX_ROW_BYTES else b""
         last_row, widest = self.last_row, self.widest
         if suspect.search(chunk) is not None:
             # (letters, 7+ digits, "") for a long row number, counted whether or not the cell
@@ -962,22 +971,26 @@ def _chunks(stream: Any) -> Iterator[bytes]:
         tail = buffer[cut:]
 
 
-def _first_valued_row(chunk: bytes) -> tuple[int, dict[int, tuple[bytes, bytes]]] | None:
-    """(row number, {column: (type, content)}) of the first row holding a value, if any."""
-    row_number = 0
+def _first_valued_row(chunk: bytes, row_number: int = 0) -> tuple[_HeaderCells | None, int, int]:
+    """The first row holding a value: ((row number, {column: (type, content)}), ...).
+
+    Otherwise (None, where an unfinished row starts or the chunk's end, the number of the
+    last complete row): the caller goes on with the unfinished row and the next chunk.
+    """
     position = 0
     while True:
         opening = _ROW_OPEN.search(chunk, position)
         if opening is None:
-            return None
+            return None, len(chunk), row_number
+        if opening.group(2) != b"/" and _ROW_CLOSE.search(chunk, opening.end()) is None:
+            return None, opening.start(), row_number
         number = _ROW_NUMBER.search(opening.group(1))
         row_number = int(number.group(1)) if number else row_number + 1
         if opening.group(2) == b"/":
             position = opening.end()
             continue
         closing = _ROW_CLOSE.search(chunk, opening.end())
-        if closing is None:
-            return None
+        assert closing is not None
         end = closing.end()
         body = chunk[opening.end() : closing.start()]
         cells: dict[int, tuple[bytes, bytes]] = {}
@@ -990,7 +1003,7 @@ def _first_valued_row(chunk: bytes) -> tuple[int, dict[int, tuple[bytes, bytes]]
                 kind = _CELL_TYPE.search(cell.group(1))
                 cells[column] = (kind.group(1) if kind else b"n", content)
         if cells:
-            return row_number, cells
+            return (row_number, cells), end, row_number
         position = end
 
 

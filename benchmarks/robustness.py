@@ -240,9 +240,6 @@ def figures(result: Any) -> dict[str, Any]:
 # --- isolation: a process per input with limits ---------------------------------------------
 
 
-SMALL_PARTS_ENV = "XL_SEGMENTS_BENCH_SMALL_PARTS"
-
-
 def _small_parts() -> None:
     """Cut every sheet into parts of a few hundred bytes (as tests/test_sheet_parts.py does),
     so that the fuzz also runs through the reader's parallel, part-by-part load."""
@@ -255,10 +252,17 @@ def _small_parts() -> None:
     sheet_parts.LOAD_WORKERS = 2
 
 
-def _child(conn: Any, path: str, settings: dict[str, Any] | None, name: str, limit: int) -> None:
+def _child(
+    conn: Any,
+    path: str,
+    settings: dict[str, Any] | None,
+    name: str,
+    limit: int,
+    small_parts: bool = False,
+) -> None:
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    if os.environ.get(SMALL_PARTS_ENV):
+    if small_parts:
         _small_parts()
     workdir = Path(tempfile.mkdtemp(prefix="xls-robust-"))
     try:
@@ -290,6 +294,7 @@ def run_isolated(
     name: str | None = None,
     timeout: float = TIME_LIMIT,
     memory: int = MEMORY_LIMIT,
+    small_parts: bool = False,
 ) -> Outcome:
     """check_one in a fresh process: a hang, a signal or running out of memory is a crash."""
     ctx = _context()
@@ -297,7 +302,9 @@ def run_isolated(
     before = digest(Path(path))
     receive, send = ctx.Pipe(duplex=False)
     started = time.perf_counter()
-    process = ctx.Process(target=_child, args=(send, str(path), settings, name, memory))
+    process = ctx.Process(
+        target=_child, args=(send, str(path), settings, name, memory, small_parts)
+    )
     process.start()
     send.close()
     got = None
@@ -553,6 +560,7 @@ def run(
     include_corpus: bool = True,
     verbose: bool = False,
     keep: Path | None = None,
+    small_parts: bool = False,
 ) -> tuple[str, list[Outcome]]:
     with tempfile.TemporaryDirectory(prefix="xls-robustness-") as tmp:
         folder = Path(tmp)
@@ -564,7 +572,9 @@ def run(
             items.append((path, None, path.name))
             what[path.name] = description
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            outcomes = list(pool.map(lambda item: run_isolated(*item), items))
+            outcomes = list(
+                pool.map(lambda item: run_isolated(*item, small_parts=small_parts), items)
+            )
         for outcome in outcomes:
             bad = (
                 outcome.status == "crash"
@@ -602,10 +612,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="read every workbook in parts of a few hundred bytes (the parallel reader)",
     )
     args = parser.parse_args(argv)
-    if args.small_parts:
-        os.environ[SMALL_PARTS_ENV] = "1"  # before the fork server starts: children inherit it
     line, outcomes = run(
-        args.mutations, args.seed, args.jobs, not args.no_corpus, args.verbose, args.keep
+        args.mutations,
+        args.seed,
+        args.jobs,
+        not args.no_corpus,
+        args.verbose,
+        args.keep,
+        small_parts=args.small_parts,
     )
     print(line)
     bad = sum(

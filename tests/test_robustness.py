@@ -43,3 +43,16 @@ def test_a_crash_is_counted_as_a_crash(tmp_path: Path) -> None:
     outcome = robustness.run_isolated(path)
     assert outcome.status in ("crash", "error")
     assert not outcome.input_modified
+
+
+def test_the_parallel_reader_gives_every_input_the_same_outcome() -> None:
+    """The corpus and a seeded fuzz, read whole and read in parts of a few hundred bytes."""
+
+    def outcomes(small_parts: bool) -> dict[str, tuple[str, str]]:
+        _, found = robustness.run(mutations=40, seed=5, jobs=2, small_parts=small_parts)
+        # Messages naming a file by its full path name a per-run temporary folder.
+        return {o.name: (o.status, re.sub(r"\S*xls-robustness-\w+/", "", o.message)) for o in found}
+
+    whole, in_parts = outcomes(False), outcomes(True)
+    assert len(whole) > 60
+    assert in_parts == whole

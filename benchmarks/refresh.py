@@ -26,6 +26,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -87,6 +88,76 @@ def workbook_for(size: int, cache: Path = CACHE) -> Path:
             flush=True,
         )
     return path
+
+
+_INLINE_TEXT_CELL = re.compile(
+    rb'<c r="([A-Z]+\d+)"((?: s="\d+")?) t="inlineStr"><is><t(?: xml:space="preserve")?>'
+    rb"(.*?)</t></is></c>",
+    re.DOTALL,
+)
+_SST_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+_SST_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
+
+
+def excel_saved(path: Path) -> Path:
+    """The workbook as Excel saves it: the Orders sheet's text moved into a shared-strings
+    table (xl/sharedStrings.xml, each distinct text once), cells pointing at it (t="s").
+
+    Our writer (and so the generated workbooks) writes text inline; a workbook pasted into and
+    saved by Excel holds shared strings, which calamine reads differently. Cached beside it.
+    """
+    out = path.with_name(path.stem + "-excel-saved.xlsx")
+    if out.exists():
+        return out
+    started = time.perf_counter()
+    print(f"making {out.name} (shared strings, as Excel saves it)...", file=sys.stderr, flush=True)
+    part = orders_part(path)
+    strings: dict[bytes, int] = {}
+
+    def shared(match: re.Match[bytes]) -> bytes:
+        index = strings.setdefault(match.group(3), len(strings))
+        return b'<c r="%s"%s t="s"><v>%d</v></c>' % (match.group(1), match.group(2), index)
+
+    partial = out.with_suffix(".partial.xlsx")
+    with zipfile.ZipFile(path) as source:
+        if any(n.lower() == "xl/sharedstrings.xml" for n in source.namelist()):
+            raise SystemExit(f"{path.name} already has shared strings")
+        sheet = _INLINE_TEXT_CELL.sub(shared, source.read(part))
+        table = b"".join(
+            [
+                b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst xmlns="'
+                b'http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="%d" '
+                b'uniqueCount="%d">' % (len(strings), len(strings)),
+                *(b'<si><t xml:space="preserve">' + text + b"</t></si>" for text in strings),
+                b"</sst>",
+            ]
+        )
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as target:
+            for info in source.infolist():
+                body = source.read(info)
+                if info.filename == part:
+                    body = sheet
+                elif info.filename == "[Content_Types].xml":
+                    body = body.replace(
+                        b"</Types>",
+                        b'<Override PartName="/xl/sharedStrings.xml" ContentType="%s"/></Types>'
+                        % _SST_TYPE.encode(),
+                    )
+                elif info.filename == "xl/_rels/workbook.xml.rels":
+                    body = body.replace(
+                        b"</Relationships>",
+                        b'<Relationship Id="rIdSharedStrings" Type="%s" '
+                        b'Target="sharedStrings.xml"/></Relationships>' % _SST_REL.encode(),
+                    )
+                target.writestr(info.filename, body)
+            target.writestr("xl/sharedStrings.xml", table)
+    partial.replace(out)
+    print(
+        f"    {len(strings):,} shared strings in {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+    return out
 
 
 def orders_part(path: Path) -> str:
@@ -181,8 +252,12 @@ def run_floor(workbook: Path, out: Path) -> dict[str, Any]:
     report = build_report(build_segments(raw.frame, book_settings(book), locator=raw.locator))
     del raw
     part = orders_part(workbook)
+    with zipfile.ZipFile(workbook) as archive:
+        shared = [n for n in archive.namelist() if n.lower() == "xl/sharedstrings.xml"]
     started = time.perf_counter()
     rows = _scan_rows(workbook, part)
+    for name in shared:  # the sheet's text, when it is kept apart (as Excel saves it)
+        _scan_rows(workbook, name)
     scanned = time.perf_counter()
     write_report(report, out, base=workbook)
     done = time.perf_counter()
@@ -527,6 +602,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run: 1,000 and 2,000 orders, once"
     )
+    parser.add_argument(
+        "--excel-saved",
+        action="store_true",
+        help="the workbooks as Excel saves them (text in a shared-strings table)",
+    )
     parser.add_argument("--udf", action="store_true", help="also run benchmarks/udf_cache.py")
     parser.add_argument("--cache", type=Path, default=CACHE, help="where workbooks are kept")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -541,6 +621,8 @@ def main(argv: list[str] | None = None) -> None:
         args.sizes, args.repeats = "1000,2000", 1
     sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
     books = {size: workbook_for(size, args.cache) for size in sizes}
+    if args.excel_saved:
+        books = {size: excel_saved(book) for size, book in books.items()}
     rows = {size: count_orders(book) for size, book in books.items()}
 
     def naive_runs(size: int) -> int:

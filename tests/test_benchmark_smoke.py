@@ -69,3 +69,19 @@ def test_naive_figures_match_ours() -> None:
     assert naive.attrs["store_gap"] == pytest.approx(store_average_gap(ours.frame))
     bought = naive[naive["orders"] > 0]
     assert (bought["status"] == flagged.loc[bought.index, "status"]).all()
+
+
+def test_the_excel_saved_workbook_holds_the_same_orders_in_shared_strings(tmp_path: Path) -> None:
+    import zipfile
+
+    from xl_segments.workbook.reader import read_orders
+
+    bench = _bench()
+    book = bench.workbook_for(2000, tmp_path)
+    saved = bench.excel_saved(book)
+    with zipfile.ZipFile(saved) as archive:
+        sheet = archive.read(bench.orders_part(saved))
+        assert b"inlineStr" not in sheet and b' t="s"><v>' in sheet
+        assert b"<si>" in archive.read("xl/sharedStrings.xml")
+    pd.testing.assert_frame_equal(read_orders(saved).frame, read_orders(book).frame)
+    assert bench.excel_saved(book) == saved  # made once

@@ -59,6 +59,7 @@ class FileBook:
         self.sheet = sheet
         self.progress = progress or (lambda stage: None)
         self._raw: reader.RawOrders | None = None
+        self._small: tuple[dict[str, Any], list[str]] | None = None
         # Seconds spent reading and writing, for the refresh summary and benchmarks.
         self.timings: dict[str, float] = {}
 
@@ -71,14 +72,20 @@ class FileBook:
         return OrdersInput(self._raw.frame, self._raw.origin, self._raw.date_system_1904)
 
     def read_settings(self) -> Mapping[str, Any]:
-        if is_text_file(self.source):
-            return {}
-        return reader.read_settings(self.source)
+        return self._settings_and_suppression()[0]
 
     def read_suppression(self) -> list[str]:
-        if is_text_file(self.source):
-            return []
-        return reader.read_suppression(self.source)
+        return self._settings_and_suppression()[1]
+
+    def _settings_and_suppression(self) -> tuple[dict[str, Any], list[str]]:
+        # Both from one opening of the workbook (it reads all shared strings), read once.
+        if self._small is None:
+            self._small = (
+                ({}, [])
+                if is_text_file(self.source)
+                else reader.read_settings_and_suppression(self.source)
+            )
+        return self._small
 
     def write_report(self, report: Report) -> None:
         self.progress("Writing lists")

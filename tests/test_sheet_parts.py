@@ -329,3 +329,42 @@ def test_part_folders_left_by_a_killed_read_are_removed_by_the_next(
     assert not stale.exists()
     assert running.exists()  # another read in progress keeps its parts
     running.rmdir()
+
+
+def _first_cut(path: Path, tmp_path: Path) -> int:
+    """The row the second part starts with, as the reader would cut this workbook."""
+    folder = tmp_path / "cut"
+    folder.mkdir()
+    size = zipfile.ZipFile(path).getinfo(SHEET).file_size
+    writer = sheet_parts.PartWriter(
+        path, SHEET, folder, sheet_parts.part_bytes(size, 3, 0), sentinel_column="Z"
+    )
+    with zipfile.ZipFile(path) as archive, archive.open(SHEET) as stream:
+        for chunk in reader._chunks(stream):
+            for done in writer.feed(chunk):
+                writer.close()
+                assert done.next_row is not None
+                return done.next_row
+    raise AssertionError("no cut")
+
+
+@pytest.mark.parametrize("past_the_cut", [0, 1, 2, 3, 4])
+def test_a_row_of_the_first_part_numbered_at_or_past_its_end_is_not_lost(
+    tmp_path: Path, past_the_cut: int
+) -> None:
+    # Title rows above the table: its header is row 4, not row 1.
+    rows: list[list[object]] = [["Orders export"], [None], ["(all shops)"], HEADER]
+    path = plain_book(tmp_path / "orders.xlsx", [*rows, *order_rows(700)], table_ref="A4:F704")
+    cut = _first_cut(path, tmp_path)
+    number = cut + past_the_cut
+
+    def renumbered(body: bytes) -> bytes:
+        start = body.index(b'<row r="6"')
+        end = body.index(b"</row>", start)
+        row = body[start:end].replace(b'<row r="6"', b'<row r="%d"' % number, 1)
+        row = re.sub(rb'<c r="([A-Z]+)6"', rb'<c r="\g<1>%d"' % number, row)
+        return body[:start] + row + body[end:]
+
+    in_parts, whole = both(change_sheet(path, renumbered))
+    assert in_parts.parts == 1
+    assert whole.frame["Order ID"].isna().iloc[1]  # row 6 moved away, as calamine places it

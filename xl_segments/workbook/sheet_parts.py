@@ -4,7 +4,8 @@ calamine parses a sheet on one thread: about 4 s for the 0.5 GB of XML of 1,000,
 The reader already inflates and checks every byte of that XML before calamine may see it (see
 `reader._SheetScan`); while doing so it hands the bytes to a `PartWriter`, which cuts them at
 row boundaries into parts. A part is the source workbook with the sheet holding only one range
-of rows, stored uncompressed in a temporary file. Each part is loaded with fastexcel on a
+of rows, stored uncompressed in a private temporary folder (in memory, /dev/shm, when it has
+room) and deleted as soon as it is loaded. Each part is loaded with fastexcel on a
 worker thread (calamine releases the GIL) as soon as it is written and checked, so parsing
 overlaps the scan and uses every core.
 
@@ -39,7 +40,7 @@ from xl_segments.workbook.package import StoredEntry, ZipWriter
 SPLIT_ABOVE_BYTES = 16 * 1024**2
 # Threads loading parts: calamine runs on each without holding the GIL.
 LOAD_WORKERS = min(os.cpu_count() or 1, 4)
-# The least XML a part holds; a sheet is cut into about two parts per core above that.
+# The least XML a part holds (see part_bytes for how big parts are).
 MIN_PART_BYTES = 4 * 1024**2
 
 _SHEET_DATA_OPEN = re.compile(rb"<((?:\w+:)?)sheetData\b[^>]*?(/?)>")
@@ -308,61 +309,92 @@ def _load_part(part: SheetPart, request: PartRequest) -> LoadedPart:
     end = part.next_row - 1 if part.next_row is not None else None  # last row of the range
     if request.last_data_row is not None:
         end = request.last_data_row if end is None else min(end, request.last_data_row)
-    if end is not None and end < start:
-        return LoadedPart(start, None, [])
+    # A part past a table's end is loaded all the same: a row written out of order inside
+    # it would belong to the table, and its markers show that.
     reader = fastexcel.read_excel(part.path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if part.first_row == 1:
-            # The part holding the header, read as the whole sheet would be, up to its end.
-            sheet = reader.load_sheet(
-                request.sheet,
-                header_row=request.header_row - 1,
-                n_rows=None if end is None else end - request.header_row,
-                use_columns=request.columns,
-                skip_whitespace_tail_rows=False,
-                dtype_coercion="strict",
-                **_COMMON,
-            )
-            if part.next_row is not None and sheet.total_height >= part.next_row:
-                raise PartsDisagree("a row of a later range is written inside the first part")
-            batch, cell_errors = sheet.to_arrow_with_errors()
-            table = pa.Table.from_batches([batch])
-            errors = _errors(cell_errors)
-            return LoadedPart(start, table, errors, list(table.column_names))
-        # Any other part, from the first cell calamine found in it: that must be the sentinel
-        # row above the range, and the last one the sentinel row below it. A row written out
-        # of order would move either, or land on one.
-        sheet = reader.load_sheet(
-            request.sheet,
-            header_row=None,
-            skip_rows=None,
-            use_columns=request.columns_and_sentinel,
-            skip_whitespace_tail_rows=False,
-            dtype_coercion="strict",
-            **_COMMON,
-        )
-        batch, cell_errors = sheet.to_arrow_with_errors()
+            table, errors = _load_first_part(reader, part, request)
+        else:
+            table, errors = _load_later_part(reader, part, request)
+    rows = table.num_rows if end is None else max(min(table.num_rows, end - start + 1), 0)
+    data = table.slice(0, rows)
+    kept = [(row, column, detail) for row, column, detail in errors if row < rows]
+    names = list(data.column_names) if part.first_row == 1 else None
+    return LoadedPart(start, data if rows else None, kept, names)
+
+
+def _load_first_part(
+    reader: fastexcel.ExcelReader, part: SheetPart, request: PartRequest
+) -> tuple[pa.Table, list[tuple[int, int, str]]]:
+    """The part holding the header: the rows after it, read as the whole sheet would be, and
+    the marker row below its range, which must be the last row calamine found and empty in
+    the orders columns (a row written out of order would pass it or land on it)."""
+    assert part.next_row is not None  # the first part is never the last
+    header = request.header_row
+    sheet = reader.load_sheet(
+        request.sheet,
+        header_row=header - 1,
+        n_rows=part.next_row - header,  # down to the marker row
+        use_columns=request.columns,
+        skip_whitespace_tail_rows=False,
+        dtype_coercion="strict",
+        **_COMMON,
+    )
+    # fastexcel's total_height counts the rows after the header down to the last one found.
+    if sheet.total_height + header != part.next_row:
+        raise PartsDisagree("the first part holds rows outside its range")
+    batch, cell_errors = sheet.to_arrow_with_errors()
     table = pa.Table.from_batches([batch])
     errors = _errors(cell_errors)
-    sentinel = table.column(table.num_columns - 1)
-    marks = [0] if part.next_row is None else [0, table.num_rows - 1]
+    _check_marker_row(table, errors, table.num_rows - 1, sentinel=None)
+    return table.slice(0, table.num_rows - 1), errors
+
+
+def _load_later_part(
+    reader: fastexcel.ExcelReader, part: SheetPart, request: PartRequest
+) -> tuple[pa.Table, list[tuple[int, int, str]]]:
+    """Any other part, from the first row calamine found in it: that must be the marker row
+    above the range, and the last one (but in the last part) the marker row below it."""
+    sheet = reader.load_sheet(
+        request.sheet,
+        header_row=None,
+        skip_rows=None,
+        use_columns=request.columns_and_sentinel,
+        skip_whitespace_tail_rows=False,
+        dtype_coercion="strict",
+        **_COMMON,
+    )
+    batch, cell_errors = sheet.to_arrow_with_errors()
+    table = pa.Table.from_batches([batch])
+    errors = _errors(cell_errors)
     if part.next_row is not None and table.num_rows != part.next_row - part.first_row + 2:
         raise PartsDisagree("a part holds rows outside its range")
-    for mark in marks:
-        if (
-            mark < 0
-            or sentinel[mark].as_py() != SENTINEL.decode()
-            or any(table.column(i)[mark].is_valid for i in range(table.num_columns - 1))
-            or any(row == mark for row, _, _ in errors)
-        ):
-            raise PartsDisagree("a part holds rows outside its range")
-    rows = table.num_rows - len(marks)
-    if end is not None:
-        rows = min(rows, end - part.first_row + 1)
+    marker = table.column(table.num_columns - 1)
+    _check_marker_row(table, errors, 0, sentinel=marker)
+    if part.next_row is not None:
+        _check_marker_row(table, errors, table.num_rows - 1, sentinel=marker)
+    rows = table.num_rows - (2 if part.next_row is not None else 1)
     data = table.drop_columns([table.column_names[-1]]).slice(1, max(rows, 0))
-    shifted = [(row - 1, column, detail) for row, column, detail in errors if 1 <= row <= rows]
-    return LoadedPart(start, data, shifted)
+    return data, [(row - 1, column, detail) for row, column, detail in errors if row >= 1]
+
+
+def _check_marker_row(
+    table: pa.Table,
+    errors: list[tuple[int, int, str]],
+    row: int,
+    sentinel: pa.ChunkedArray | None,
+) -> None:
+    """The row is a marker: SENTINEL in the marker column (when loaded), nothing in the rest."""
+    orders_columns = table.num_columns - (1 if sentinel is not None else 0)
+    if (
+        row < 0
+        or (sentinel is not None and sentinel[row].as_py() != SENTINEL.decode())
+        or any(table.column(i)[row].is_valid for i in range(orders_columns))
+        or any(error_row == row for error_row, _, _ in errors)
+    ):
+        raise PartsDisagree("a part holds rows outside its range")
 
 
 def _errors(cell_errors: Any) -> list[tuple[int, int, str]]:

@@ -1,6 +1,8 @@
 """Read raw orders, settings and suppressed emails from workbooks and CSV files, values as stored.
 
-Orders are read with fastexcel (Rust calamine to Arrow): a million rows in seconds. Nothing is
+Orders are read with fastexcel (Rust calamine to Arrow): a million rows in seconds. A big
+sheet is first checked by a streaming scan of its XML, which hands the checked bytes to
+`sheet_parts` so that calamine loads it in row ranges on every core meanwhile. Nothing is
 judged here: numbers stay numbers, datetimes datetimes, text text, blank cells missing, error
 cells become their error text ("#N/A") and columns mixing kinds of values become object
 columns holding each value as it is. Row positions stay aligned to spreadsheet rows so that the

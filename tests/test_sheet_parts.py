@@ -368,3 +368,28 @@ def test_a_row_of_the_first_part_numbered_at_or_past_its_end_is_not_lost(
     in_parts, whole = both(change_sheet(path, renumbered))
     assert in_parts.parts == 1
     assert whole.frame["Order ID"].isna().iloc[1]  # row 6 moved away, as calamine places it
+
+
+def test_a_note_below_the_orders_in_another_column_ends_the_sheet_as_loading_it_whole_does(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "orders.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Orders"
+    for row in [HEADER, *order_rows(600)]:
+        sheet.append(row)
+    sheet.cell(650, 3, "   ")
+    sheet.cell(700, 11, "a note far below, in column K")
+    book.save(path)
+    in_parts, whole = both(path)
+    assert in_parts.parts >= 3
+    assert len(whole.frame) == 699  # down to the note's row, blank in the orders columns
+
+
+def test_a_sheet_whose_last_part_is_blank_is_read_whole(tmp_path: Path) -> None:
+    rows = [HEADER, *order_rows(400)] + [[" ", None, "  ", None, None, None]] * 300
+    in_parts, whole = both(plain_book(tmp_path / "orders.xlsx", rows))
+    assert in_parts.parts == 1
+    assert len(whole.frame) == 400

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import fastexcel
-import numpy as np
 import pyarrow as pa
 
 from xl_segments.workbook.package import StoredEntry, ZipWriter
@@ -357,18 +356,25 @@ def _load_later_part(
 ) -> tuple[pa.Table, list[tuple[int, int, str]]]:
     """Any other part, from the first row calamine found in it: that must be the marker row
     above the range, and the last one (but in the last part) the marker row below it."""
+    # A sheet (not a table) ends at its last row holding a value in any column, as loading
+    # it whole decides: the last part trims its own blank tail. (Earlier parts end on their
+    # marker row, so nothing there is trimmed.)
+    trim_tail = part.next_row is None and request.last_data_row is None
     sheet = reader.load_sheet(
         request.sheet,
         header_row=None,
         skip_rows=None,
         use_columns=request.columns_and_sentinel,
-        skip_whitespace_tail_rows=False,
+        skip_whitespace_tail_rows=trim_tail,
         dtype_coercion="strict",
         **_COMMON,
     )
     batch, cell_errors = sheet.to_arrow_with_errors()
     table = pa.Table.from_batches([batch])
     errors = _errors(cell_errors)
+    if trim_tail and table.num_rows <= 1:
+        # Only the marker is left: the blank tail may reach back into earlier parts.
+        raise PartsDisagree("the last part holds no value")
     if part.next_row is not None and table.num_rows != part.next_row - part.first_row + 2:
         raise PartsDisagree("a part holds rows outside its range")
     marker = table.column(table.num_columns - 1)
@@ -438,20 +444,7 @@ def combine_parts(
         rows += part.table.num_rows
         next_row = part.first_row + part.table.num_rows
     schema = pa.schema([pa.field(name, types[i] or pa.null()) for i, name in enumerate(names)])
-    combined = pa.concat_tables([table.cast(schema) for table in tables])
-    if request.last_data_row is None:
-        combined = _without_blank_tail(combined, errors)
-    return combined, errors
-
-
-def _without_blank_tail(table: pa.Table, errors: list[tuple[int, int, str]]) -> pa.Table:
-    """Drop trailing rows with no value and no error, as loading a whole sheet does."""
-    last = max((row for row, _, _ in errors), default=-1)
-    for column in table.columns:
-        valid = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
-        if len(valid):
-            last = max(last, int(valid[-1]))
-    return table.slice(0, last + 1)
+    return pa.concat_tables([table.cast(schema) for table in tables]), errors
 
 
 __all__ = [

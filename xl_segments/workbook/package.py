@@ -156,24 +156,7 @@ class ZipWriter:
 
     def write(self, name: str, data: bytes | Iterable[bytes], level: int = 6) -> None:
         """Deflate bytes (or a stream of byte chunks) into a new entry."""
-        raw_name = name.encode("utf-8")
-        self._check_name(raw_name)
-        flags = 0 if raw_name.isascii() else _FLAG_UTF8
-        entry = _Entry(
-            name=raw_name,
-            flags=flags,
-            method=zipfile.ZIP_DEFLATED,
-            dostime=_NEW_PART_STAMP[0],
-            dosdate=_NEW_PART_STAMP[1],
-            crc=0,
-            csize=0,
-            usize=0,
-            offset=self._pos,
-            version_needed=20,
-            version_made=20,
-            external_attr=0,
-            internal_attr=0,
-        )
+        entry = self._new_entry(name, zipfile.ZIP_DEFLATED)
         compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
         if isinstance(data, bytes | bytearray | memoryview):
             payload = compressor.compress(data) + compressor.flush()
@@ -209,12 +192,18 @@ class ZipWriter:
 
     def stored_entry(self, name: str) -> StoredEntry:
         """A new uncompressed entry whose bytes are written piece by piece, then closed."""
+        entry = self._new_entry(name, zipfile.ZIP_STORED)
+        self._write(self._local_header(entry, False))
+        return StoredEntry(self, entry)
+
+    def _new_entry(self, name: str, method: int) -> _Entry:
+        """A part we write ourselves, starting here: CRC and sizes are filled in later."""
         raw_name = name.encode("utf-8")
         self._check_name(raw_name)
-        entry = _Entry(
+        return _Entry(
             name=raw_name,
             flags=0 if raw_name.isascii() else _FLAG_UTF8,
-            method=zipfile.ZIP_STORED,
+            method=method,
             dostime=_NEW_PART_STAMP[0],
             dosdate=_NEW_PART_STAMP[1],
             crc=0,
@@ -226,8 +215,6 @@ class ZipWriter:
             external_attr=0,
             internal_attr=0,
         )
-        self._write(self._local_header(entry, False))
-        return StoredEntry(self, entry)
 
     @staticmethod
     def _check_size(entry: _Entry) -> None:

@@ -202,34 +202,28 @@ def test_most_corpus_workbooks_are_really_cut(monkeypatch: pytest.MonkeyPatch) -
 # --- what cannot be cut is read whole, never wrong ----------------------------------------------
 
 
+def move_row(body: bytes, number: int, before: bytes) -> bytes:
+    """The sheet XML with row `number` taken out and put back just before `before`."""
+    start = body.index(b'<row r="%d"' % number)
+    end = body.index(b"</row>", start) + len(b"</row>")
+    row = body[start:end]
+    body = body[:start] + body[end:]
+    at = body.index(before)
+    return body[:at] + row + body[at:]
+
+
 def test_rows_written_out_of_order_make_the_sheet_load_whole(tmp_path: Path) -> None:
     path = plain_book(tmp_path / "orders.xlsx", [HEADER, *order_rows(700)])
-
-    def late_row_first(body: bytes) -> bytes:
-        start = body.index(b'<row r="650"')
-        end = body.index(b"</row>", start) + len(b"</row>")
-        row = body[start:end]
-        body = body[:start] + body[end:]
-        at = body.index(b'<row r="2"')
-        return body[:at] + row + body[at:]
-
-    in_parts, whole = both(change_sheet(path, late_row_first))
+    late_row_first = change_sheet(path, lambda body: move_row(body, 650, b'<row r="2"'))
+    in_parts, whole = both(late_row_first)
     assert in_parts.parts == 1
     assert whole.frame.iloc[648, 0] == "#1648"
 
 
 def test_an_early_row_written_late_makes_the_sheet_load_whole(tmp_path: Path) -> None:
     path = plain_book(tmp_path / "orders.xlsx", [HEADER, *order_rows(700)])
-
-    def early_row_last(body: bytes) -> bytes:
-        start = body.index(b'<row r="3"')
-        end = body.index(b"</row>", start) + len(b"</row>")
-        row = body[start:end]
-        body = body[:start] + body[end:]
-        at = body.index(b"</sheetData>")
-        return body[:at] + row + body[at:]
-
-    in_parts, _ = both(change_sheet(path, early_row_last))
+    early_row_last = change_sheet(path, lambda body: move_row(body, 3, b"</sheetData>"))
+    in_parts, _ = both(early_row_last)
     assert in_parts.parts == 1
 
 

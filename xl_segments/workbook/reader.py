@@ -758,6 +758,11 @@ def _scan_openxml_sheet(
     try:
         with zipfile.ZipFile(path) as archive:
             size = archive.getinfo(part).file_size
+            shared_strings = sum(
+                info.file_size
+                for info in archive.infolist()
+                if info.filename.lower().endswith("sharedstrings.xml")
+            )
         workers = sheet_parts.LOAD_WORKERS
         if size >= sheet_parts.SPLIT_ABOVE_BYTES and workers > 1:
             where = sheet_parts.parts_folder(size)
@@ -770,8 +775,9 @@ def _scan_openxml_sheet(
                 folder = None
             if folder is not None:
                 with folder:
+                    part_bytes = sheet_parts.part_bytes(size, workers, shared_strings)
                     return _scan_and_load_in_parts(
-                        path, part, target, size, workers, Path(folder.name)
+                        path, part, target, part_bytes, workers, Path(folder.name)
                     )
         scan = _SheetScan(want_header=target.table is None)
         with zipfile.ZipFile(path) as archive, archive.open(part) as stream:
@@ -783,10 +789,10 @@ def _scan_openxml_sheet(
 
 
 def _scan_and_load_in_parts(
-    path: Path, part: str, target: _Target, size: int, workers: int, folder: Path
+    path: Path, part: str, target: _Target, part_bytes: int, workers: int, folder: Path
 ) -> tuple[_Layout, pd.DataFrame | None, int]:
     scan = _SheetScan(want_header=target.table is None)
-    part_bytes = sheet_parts.part_bytes(size, workers, _shared_strings_size(path))
+    early: _Layout | None = None  # the layout as known from the first chunk
     request: sheet_parts.PartRequest | None = None
     writer: sheet_parts.PartWriter | None = None
     splitting = True
@@ -801,8 +807,10 @@ def _scan_and_load_in_parts(
                     if writer is None:
                         # The header (or the table) is known from the first chunk, or the
                         # sheet is read in one go.
-                        request = _part_request(path, target, scan)
-                        if request is None:
+                        if target.table is not None or scan.header is not None:
+                            early = _layout_from(path, target, scan)
+                            request = _part_request(target, early)
+                        if early is None or request is None:
                             splitting = False
                             continue
                         writer = sheet_parts.PartWriter(
@@ -821,12 +829,16 @@ def _scan_and_load_in_parts(
                         continue
                     for done in completed:
                         # A part goes to calamine only once every byte of it has been checked.
-                        if request is None or not _extent_fits(target, scan, request):
+                        if (
+                            early is None
+                            or request is None
+                            or _extent_problem(path, target, scan, early) is not None
+                        ):
                             splitting = False
                             writer.close()
                             break
                         futures.append(pool.submit(sheet_parts.load_part, done, request))
-            layout = _layout_of(path, target, scan)
+            layout = _layout_of(path, target, scan, known=early)
             if not splitting or writer is None or request is None or not futures:
                 return layout, None, 1
             try:
@@ -851,20 +863,8 @@ def _scan_and_load_in_parts(
     return layout, frame.reset_index(drop=True), len(loaded)
 
 
-def _shared_strings_size(path: Path) -> int:
-    with zipfile.ZipFile(path) as archive:
-        return sum(
-            info.file_size
-            for info in archive.infolist()
-            if info.filename.lower().endswith("sharedstrings.xml")
-        )
-
-
-def _part_request(path: Path, target: _Target, scan: _SheetScan) -> sheet_parts.PartRequest | None:
-    """What to load from each part, once the header is known (None: read in one go)."""
-    if target.table is None and scan.header is None:
-        return None
-    layout = _layout_from(path, target, scan)
+def _part_request(target: _Target, layout: _Layout) -> sheet_parts.PartRequest | None:
+    """What to load from each part (None: read the sheet in one go)."""
     if layout.header_row < 1 or layout.last_col >= EXCEL_COLUMNS:
         return None
     sentinel = column_letter(layout.last_col + 1)
@@ -878,36 +878,40 @@ def _part_request(path: Path, target: _Target, scan: _SheetScan) -> sheet_parts.
     )
 
 
-def _extent_fits(target: _Target, scan: _SheetScan, request: sheet_parts.PartRequest) -> bool:
-    last_col = target.table.last_col if target.table is not None else 0
-    return (
-        scan.last_row <= EXCEL_ROWS
-        and scan.widest <= EXCEL_COLUMNS
-        and max(scan.widest, last_col) * max(scan.last_row, request.header_row) <= MAX_SHEET_CELLS
-    )
+def _layout_of(
+    path: Path, target: _Target, scan: _SheetScan, known: _Layout | None = None
+) -> _Layout:
+    """The layout of a fully scanned sheet (`known` when already worked out from its first
+    chunk: the header row does not move), refusing one calamine could not hold."""
+    layout = known if known is not None else _layout_from(path, target, scan)
+    problem = _extent_problem(path, target, scan, layout)
+    if problem is not None:
+        raise problem
+    return layout
 
 
-def _layout_of(path: Path, target: _Target, scan: _SheetScan) -> _Layout:
-    """The layout of a fully scanned sheet, refusing one calamine could not hold."""
+def _extent_problem(
+    path: Path, target: _Target, scan: _SheetScan, layout: _Layout
+) -> WorkbookError | None:
+    """Why calamine must not be handed what was scanned so far, if it must not."""
     if scan.last_row > EXCEL_ROWS or scan.widest > EXCEL_COLUMNS:
-        raise WorkbookError(
+        return WorkbookError(
             f"{path.name}, sheet {target.sheet!r}: the sheet has cells beyond Excel's last row "
             f"or column (row {scan.last_row:,}), so the file is damaged or was not made by a "
             "spreadsheet program. Open it in Excel and save it again."
         )
-    layout = _layout_from(path, target, scan)
     if layout.header_row == 0 and target.table is None:
-        return layout
+        return None
     last_col = max(scan.widest, layout.last_col)
     last_row = max(scan.last_row, layout.header_row)
     if last_col * last_row > MAX_SHEET_CELLS:
-        raise WorkbookError(
+        return WorkbookError(
             f"{path.name}, sheet {target.sheet!r}: the used part of the sheet spans "
             f"{last_row:,} rows and {last_col:,} columns, too large "
             "to read safely. Delete the unused rows and columns below and to the right of the "
             "orders (or copy the orders to a new workbook) and try again."
         )
-    return layout
+    return None
 
 
 def _layout_from(path: Path, target: _Target, scan: _SheetScan) -> _Layout:

@@ -1024,15 +1024,14 @@ def _first_valued_row(chunk: bytes, row_number: int = 0) -> tuple[_HeaderCells |
         opening = _ROW_OPEN.search(chunk, position)
         if opening is None:
             return None, len(chunk), row_number
-        if opening.group(2) != b"/" and _ROW_CLOSE.search(chunk, opening.end()) is None:
+        closing = None if opening.group(2) == b"/" else _ROW_CLOSE.search(chunk, opening.end())
+        if opening.group(2) != b"/" and closing is None:
             return None, opening.start(), row_number
         number = _ROW_NUMBER.search(opening.group(1))
         row_number = int(number.group(1)) if number else row_number + 1
-        if opening.group(2) == b"/":
+        if closing is None:  # an empty row: <row r="5"/>
             position = opening.end()
             continue
-        closing = _ROW_CLOSE.search(chunk, opening.end())
-        assert closing is not None
         end = closing.end()
         body = chunk[opening.end() : closing.start()]
         cells: dict[int, tuple[bytes, bytes]] = {}
